@@ -1,0 +1,108 @@
+// Package cluster assembles a skiff single-node cluster from its parts (data
+// dir, PKI, control plane) and runs it in the foreground.
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/skiff-dev/skiff/internal/datadir"
+)
+
+// Options are the settings of `skiff up`.
+type Options struct {
+	DataDir          string
+	BindAddress      string
+	AdvertiseAddress string // empty: the address of the default route's interface
+	APIPort          int
+	EtcdPort         int
+	ServiceCIDR      string
+	WriteKubeconfig  bool
+	UserKubeconfig   string // where --write-kubeconfig merges; empty: ~/.kube/config
+}
+
+// Defaults returns the options `skiff up` starts from.
+func Defaults() Options {
+	return Options{
+		BindAddress:     "127.0.0.1",
+		APIPort:         6443,
+		EtcdPort:        2379,
+		ServiceCIDR:     "10.43.0.0/16",
+		WriteKubeconfig: true,
+	}
+}
+
+// ErrInvalid marks a bad option value.
+var ErrInvalid = errors.New("invalid option")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Validate checks every option and names the flag of the first bad one.
+func (o Options) Validate() error {
+	if o.DataDir == "" {
+		return invalid("--data-dir is empty")
+	}
+	if net.ParseIP(o.BindAddress) == nil {
+		return invalid("--bind-address %q is not an IP address", o.BindAddress)
+	}
+	if o.AdvertiseAddress != "" {
+		ip := net.ParseIP(o.AdvertiseAddress)
+		if ip == nil || ip.IsLoopback() || ip.IsUnspecified() {
+			return invalid("--advertise-address %q must be a non-loopback IP address of this machine", o.AdvertiseAddress)
+		}
+	}
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--api-port", o.APIPort}, {"--etcd-port", o.EtcdPort}} {
+		if p.port < 1 || p.port > 65534 {
+			return invalid("%s %d is out of range (1-65534)", p.flag, p.port)
+		}
+	}
+	if o.APIPort == o.EtcdPort || o.APIPort == o.EtcdPort+1 {
+		return invalid("--api-port %d collides with --etcd-port %d (etcd also uses %d)", o.APIPort, o.EtcdPort, o.EtcdPort+1)
+	}
+	prefix, err := netip.ParsePrefix(o.ServiceCIDR)
+	if err != nil {
+		return invalid("--service-cidr %q is not a CIDR such as 10.43.0.0/16", o.ServiceCIDR)
+	}
+	if prefix.Addr().Is4() && prefix.Bits() < 12 || prefix.Bits() > 28 && prefix.Addr().Is4() {
+		return invalid("--service-cidr %s must be between /12 and /28", o.ServiceCIDR)
+	}
+	return nil
+}
+
+// Layout returns the data dir layout of o.
+func (o Options) Layout() (datadir.Layout, error) { return datadir.New(o.DataDir) }
+
+// ports lists every TCP port skiff will listen on, with the flag that sets it.
+func (o Options) ports() []portUse {
+	return []portUse{
+		{o.BindAddress, o.APIPort, "--api-port"},
+		{"127.0.0.1", o.EtcdPort, "--etcd-port"},
+		{"127.0.0.1", o.EtcdPort + 1, "--etcd-port (peer, --etcd-port+1)"},
+	}
+}
+
+type portUse struct {
+	host string
+	port int
+	flag string
+}
+
+func (p portUse) addr() string { return net.JoinHostPort(p.host, strconv.Itoa(p.port)) }
+
+// firstServiceIP is the address the kubernetes Service takes: the first
+// host of the service range.
+func firstServiceIP(cidr string) (net.IP, error) {
+	prefix, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return nil, invalid("--service-cidr %q is not a CIDR", cidr)
+	}
+	return net.IP(prefix.Masked().Addr().Next().AsSlice()), nil
+}

@@ -1,0 +1,48 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/skiff-dev/skiff/internal/pki"
+)
+
+// waitReady polls /readyz until the API server says it is ready, it exits,
+// or two minutes pass.
+func (c *Config) waitReady(ctx context.Context, apiserver *component) error {
+	p := c.Layout.PKI
+	client, err := pki.HTTPClient(p.CACert, p.AdminCert, p.AdminKey, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	deadline := time.After(2 * time.Minute)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	last := ""
+	for {
+		select {
+		case err := <-apiserver.done:
+			apiserver.done <- err
+			return fmt.Errorf("kube-apiserver exited before it was ready: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("kube-apiserver not ready after 2m (last answer: %s; see %s)", last, c.Layout.LogFile)
+		case <-tick.C:
+		}
+		resp, err := client.Get(c.APIServerURL() + "/readyz")
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+		last = fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}
+}
