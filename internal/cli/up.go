@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/internal/cluster"
-	"github.com/skiff-dev/skiff/internal/server"
 	"github.com/skiff-dev/skiff/internal/instance"
+	"github.com/skiff-dev/skiff/internal/server"
 )
 
 func newUpCommand(g *globals) *cobra.Command {
@@ -48,8 +48,6 @@ func newUpCommand(g *globals) *cobra.Command {
 }
 
 func upForeground(ctx context.Context, g *globals, o cluster.Options) error {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	notify := instance.NotifierFromEnv()
 	defer notify.Close()
 	start := time.Now()
@@ -58,16 +56,11 @@ func upForeground(ctx context.Context, g *globals, o cluster.Options) error {
 		fmt.Fprintf(g.stderr, "%s %s\n", time.Now().Format("15:04:05"), msg)
 		notify.Progress(msg)
 	}
-	go func() {
-		<-ctx.Done()
-		progress("shutting down")
-		// A second signal means the user wants out now.
-		again := make(chan os.Signal, 1)
-		signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
-		<-again
-		fmt.Fprintln(g.stderr, "second signal: exiting immediately")
-		os.Exit(130)
-	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go stopOnSignal(cancel, done, progress, g)
 	err := server.Run(ctx, o, progress, func(st instance.State) {
 		progress("skiff is ready in %.1fs: API %s, kubeconfig %s", time.Since(start).Seconds(), st.APIServer, st.Kubeconfig)
 		notify.Ready()
@@ -78,6 +71,26 @@ func upForeground(ctx context.Context, g *globals, o cluster.Options) error {
 	}
 	progress("stopped")
 	return nil
+}
+
+// stopOnSignal cancels on SIGINT or SIGTERM; a second signal exits at once.
+func stopOnSignal(cancel context.CancelFunc, done <-chan struct{}, progress func(string, ...any), g *globals) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case <-sigs:
+	case <-done:
+		return
+	}
+	progress("shutting down (send the signal again to exit at once)")
+	cancel()
+	select {
+	case <-sigs:
+		fmt.Fprintln(g.stderr, "second signal: exiting immediately")
+		os.Exit(130)
+	case <-done:
+	}
 }
 
 func upDetached(g *globals, o cluster.Options, timeout time.Duration) error {

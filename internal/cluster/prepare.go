@@ -1,13 +1,12 @@
 package cluster
 
 import (
-	"flag"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/kubeconfig"
@@ -73,18 +72,12 @@ func (o Options) MergeUserKubeconfig(l datadir.Layout, server string) (string, e
 	return path, kubeconfig.Merge(path, cfg, "skiff")
 }
 
-// RedirectComponentLogs sends the upstream components' klog output to
-// logs/kubernetes.log so the terminal shows only skiff's own progress.
-func RedirectComponentLogs(l datadir.Layout) (*os.File, error) {
-	f, err := os.OpenFile(l.LogsDir+"/kubernetes.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// OpenComponentLog opens logs/kubernetes.log, where the upstream
+// components log, so the terminal shows only skiff's own progress.
+func OpenComponentLog(l datadir.Layout) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(l.LogsDir, "kubernetes.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening component log: %w", err)
 	}
-	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(fs)
-	_ = fs.Set("logtostderr", "false")
-	_ = fs.Set("alsologtostderr", "false")
-	_ = fs.Set("stderrthreshold", "FATAL")
-	klog.SetOutput(f)
 	return f, nil
 }

@@ -72,7 +72,11 @@ func (c *Config) runAPIServer(ctx context.Context) error {
 	rest.SetDefaultWarningHandler(rest.NoWarnings{})
 	featureGate := s.GenericServerRunOptions.ComponentGlobalsRegistry.FeatureGateFor(basecompatibility.DefaultKubeComponent)
 	// Logging is configured once per process; the other components share it.
-	if err := logsapi.ValidateAndApply(s.Logs, featureGate); err != nil {
+	var logOpts *logsapi.LoggingOptions
+	if c.LogOutput != nil {
+		logOpts = &logsapi.LoggingOptions{ErrorStream: c.LogOutput, InfoStream: c.LogOutput}
+	}
+	if err := logsapi.ValidateAndApplyWithOptions(s.Logs, logOpts, featureGate); err != nil {
 		return fmt.Errorf("kube-apiserver logging: %w", err)
 	}
 	completed, err := s.Complete(ctx)

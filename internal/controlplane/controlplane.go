@@ -2,13 +2,15 @@ package controlplane
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+
+	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/kubeconfig"
@@ -22,6 +24,8 @@ type Config struct {
 	APIPort          int
 	EtcdPort         int // client port; the peer listener takes EtcdPort+1
 	ServiceCIDR      string
+	// LogOutput receives the components' logs; nil leaves them on stderr.
+	LogOutput io.Writer
 	// Progress receives one short line per step, for people.
 	Progress func(format string, args ...any)
 }
@@ -87,8 +91,11 @@ func (c *component) stop(timeout time.Duration) error {
 	c.cancel()
 	select {
 	case err := <-c.done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%s: %w", c.name, err)
+		// Once cancelled, whatever a component returns is its way of
+		// saying it stopped (the scheduler says "finished without leader
+		// elect"); it is logged, not reported as a failure.
+		if err != nil {
+			klog.InfoS("component stopped", "component", c.name, "result", err.Error())
 		}
 		return nil
 	case <-time.After(timeout):

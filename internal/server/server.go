@@ -4,13 +4,9 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"time"
-
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/internal/cluster"
 	"github.com/skiff-dev/skiff/internal/controlplane"
@@ -49,7 +45,7 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 	if err := cluster.EnsurePKI(layout, bind, advertise, o.ServiceCIDR); err != nil {
 		return err
 	}
-	logFile, err := cluster.RedirectComponentLogs(layout)
+	logFile, err := cluster.OpenComponentLog(layout)
 	if err != nil {
 		return err
 	}
@@ -62,6 +58,7 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 		APIPort:          o.APIPort,
 		EtcdPort:         o.EtcdPort,
 		ServiceCIDR:      o.ServiceCIDR,
+		LogOutput:        logFile,
 		Progress:         progress,
 	}
 	if err := cluster.WriteAdminKubeconfig(layout, cp.APIServerURL()); err != nil {
