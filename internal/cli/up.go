@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -53,44 +54,39 @@ func upForeground(ctx context.Context, g *globals, o cluster.Options) error {
 	start := time.Now()
 	progress := func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
-		fmt.Fprintf(g.stderr, "%s %s\n", time.Now().Format("15:04:05"), msg)
+		fmt.Fprintf(g.stderr, "%s %s\n", time.Now().Format("15:04:05.000"), msg)
 		notify.Progress(msg)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan struct{})
-	defer close(done)
-	go stopOnSignal(cancel, done, progress, g)
-	err := server.Run(ctx, o, progress, func(st instance.State) {
-		progress("skiff is ready in %.1fs: API %s, kubeconfig %s", time.Since(start).Seconds(), st.APIServer, st.Kubeconfig)
-		notify.Ready()
-	})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	result := make(chan error, 1)
+	go func() {
+		result <- server.Run(ctx, o, progress, func(st instance.State) {
+			progress("skiff is ready in %.1fs: API %s, kubeconfig %s", time.Since(start).Seconds(), st.APIServer, st.Kubeconfig)
+			notify.Ready()
+		})
+	}()
+	var err error
+	select {
+	case err = <-result:
+	case <-sigs:
+		progress("shutting down (send the signal again to exit at once)")
+		cancel()
+		select {
+		case err = <-result:
+		case <-sigs:
+			return errors.New("interrupted twice: exited without a clean stop; the next skiff up recovers")
+		}
+	}
 	if err != nil {
 		notify.Failed(err)
 		return err
 	}
 	progress("stopped")
 	return nil
-}
-
-// stopOnSignal cancels on SIGINT or SIGTERM; a second signal exits at once.
-func stopOnSignal(cancel context.CancelFunc, done <-chan struct{}, progress func(string, ...any), g *globals) {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	select {
-	case <-sigs:
-	case <-done:
-		return
-	}
-	progress("shutting down (send the signal again to exit at once)")
-	cancel()
-	select {
-	case <-sigs:
-		fmt.Fprintln(g.stderr, "second signal: exiting immediately")
-		os.Exit(130)
-	case <-done:
-	}
 }
 
 func upDetached(g *globals, o cluster.Options, timeout time.Duration) error {

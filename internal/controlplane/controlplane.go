@@ -7,7 +7,6 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -111,33 +110,26 @@ func (c *Config) Run(ctx context.Context, ready func()) (err error) {
 		return err
 	}
 	c.progress("starting etcd")
-	etcd, err := c.startEtcd(ctx)
+	etcd, fresh, err := c.startEtcd(ctx)
 	if err != nil {
 		return err
 	}
+	var running []*component
 	defer func() {
+		for i := len(running) - 1; i >= 0; i-- {
+			if serr := running[i].stop(30 * time.Second); serr != nil && err == nil {
+				err = serr
+			}
+			c.progress("%s stopped", running[i].name)
+		}
 		etcd.Close()
 		c.progress("etcd stopped")
 	}()
 
-	var running []*component
-	var once sync.Once
-	stopAll := func() {
-		once.Do(func() {
-			for i := len(running) - 1; i >= 0; i-- {
-				if serr := running[i].stop(30 * time.Second); serr != nil && err == nil {
-					err = serr
-				}
-				c.progress("%s stopped", running[i].name)
-			}
-		})
-	}
-	defer stopAll()
-
 	c.progress("starting kube-apiserver on %s", c.APIServerURL())
 	apiserver := start(ctx, "kube-apiserver", c.runAPIServer)
 	running = append(running, apiserver)
-	if err := c.waitReady(ctx, apiserver); err != nil {
+	if err := c.waitReady(ctx, apiserver, readyzExclusions(fresh)); err != nil {
 		return err
 	}
 	c.progress("starting kube-controller-manager and kube-scheduler")
@@ -148,6 +140,24 @@ func (c *Config) Run(ctx context.Context, ready func()) (err error) {
 		ready()
 	}
 	return c.watch(ctx, running, etcd.Err())
+}
+
+// bootstrapHooks re-apply default objects (RBAC roles, priority classes)
+// that a restarted cluster already holds in etcd; upstream polls them only
+// after a fixed one-second delay.
+var bootstrapHooks = []string{
+	"poststarthook/rbac/bootstrap-roles",
+	"poststarthook/scheduling/bootstrap-system-priority-classes",
+}
+
+// readyzExclusions lets a restart call the API ready without waiting for the
+// bootstrap hooks, whose objects exist from the previous run; a fresh
+// cluster waits for them.
+func readyzExclusions(fresh bool) []string {
+	if fresh {
+		return nil
+	}
+	return bootstrapHooks
 }
 
 // watch blocks until ctx ends or any component exits on its own.

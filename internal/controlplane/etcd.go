@@ -22,9 +22,11 @@ func (c *Config) etcdClientURL() string {
 }
 
 // startEtcd starts embedded etcd and waits until it serves.
-func (c *Config) startEtcd(ctx context.Context) (*embed.Etcd, error) {
-	if err := checkEtcdDir(c.Layout.EtcdDir); err != nil {
-		return nil, err
+// fresh reports whether the data dir held no cluster before.
+func (c *Config) startEtcd(ctx context.Context) (e *embed.Etcd, fresh bool, err error) {
+	fresh, err = checkEtcdDir(c.Layout.EtcdDir)
+	if err != nil {
+		return nil, false, err
 	}
 	cfg := embed.NewConfig()
 	cfg.Name = "skiff"
@@ -46,41 +48,41 @@ func (c *Config) startEtcd(ctx context.Context) (*embed.Etcd, error) {
 	cfg.LogOutputs = []string{c.Layout.LogsDir + "/etcd.log"}
 	cfg.QuotaBackendBytes = 8 << 30
 
-	e, err := embed.StartEtcd(cfg)
+	e, err = embed.StartEtcd(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("starting etcd in %s: %w", cfg.Dir, err)
+		return nil, false, fmt.Errorf("starting etcd in %s: %w", cfg.Dir, err)
 	}
 	select {
 	case <-e.Server.ReadyNotify():
-		return e, nil
+		return e, fresh, nil
 	case err := <-e.Err():
 		e.Close()
-		return nil, fmt.Errorf("etcd: %w", err)
+		return nil, false, fmt.Errorf("etcd: %w", err)
 	case <-time.After(60 * time.Second):
 		e.Server.Stop()
 		e.Close()
-		return nil, fmt.Errorf("etcd in %s did not become ready within 60s (see %s)", cfg.Dir, cfg.LogOutputs[0])
+		return nil, false, fmt.Errorf("etcd in %s did not become ready within 60s (see %s)", cfg.Dir, cfg.LogOutputs[0])
 	case <-ctx.Done():
 		e.Close()
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 }
 
 // checkEtcdDir refuses a data directory that etcd would fail on (or panic
-// on) before etcd touches it.
-func checkEtcdDir(dir string) error {
+// on) before etcd touches it, and reports whether it is empty.
+func checkEtcdDir(dir string) (fresh bool, err error) {
 	member := filepath.Join(dir, "member")
 	if _, err := os.Stat(member); errors.Is(err, os.ErrNotExist) {
-		return nil // fresh
+		return true, nil
 	}
 	db := filepath.Join(member, "snap", "db")
 	if err := checkBolt(db); err != nil {
-		return fmt.Errorf("%w: %s: %v; skiff will not wipe it: restore it from a backup, or move %s aside to start an empty cluster", ErrEtcdCorrupt, db, err, dir)
+		return false, fmt.Errorf("%w: %s: %v; skiff will not wipe it: restore it from a backup, or move %s aside to start an empty cluster", ErrEtcdCorrupt, db, err, dir)
 	}
 	wal := filepath.Join(member, "wal")
 	entries, err := os.ReadDir(wal)
 	if err != nil || len(entries) == 0 {
-		return fmt.Errorf("%w: %s has no write-ahead log; skiff will not wipe it: restore it from a backup, or move %s aside to start an empty cluster", ErrEtcdCorrupt, wal, dir)
+		return false, fmt.Errorf("%w: %s has no write-ahead log; skiff will not wipe it: restore it from a backup, or move %s aside to start an empty cluster", ErrEtcdCorrupt, wal, dir)
 	}
-	return nil
+	return false, nil
 }

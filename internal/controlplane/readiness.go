@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/skiff-dev/skiff/internal/pki"
 )
 
-// waitReady polls /readyz until the API server says it is ready, it exits,
-// or two minutes pass.
-func (c *Config) waitReady(ctx context.Context, apiserver *component) error {
+// waitReady polls /readyz (less the excluded checks) until the API server
+// says it is ready, it exits, or two minutes pass.
+func (c *Config) waitReady(ctx context.Context, apiserver *component, exclude []string) error {
 	p := c.Layout.PKI
 	client, err := pki.HTTPClient(p.CACert, p.AdminCert, p.AdminKey, 5*time.Second)
 	if err != nil {
@@ -21,6 +22,8 @@ func (c *Config) waitReady(ctx context.Context, apiserver *component) error {
 	deadline := time.After(2 * time.Minute)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	q := url.Values{"exclude": exclude}
+	readyz := c.APIServerURL() + "/readyz?" + q.Encode()
 	last := ""
 	for {
 		select {
@@ -33,7 +36,7 @@ func (c *Config) waitReady(ctx context.Context, apiserver *component) error {
 			return fmt.Errorf("kube-apiserver not ready after 2m (last answer: %s; see %s)", last, c.Layout.LogFile)
 		case <-tick.C:
 		}
-		resp, err := client.Get(c.APIServerURL() + "/readyz")
+		resp, err := client.Get(readyz)
 		if err != nil {
 			last = err.Error()
 			continue
