@@ -100,6 +100,9 @@ func StartDetached(l datadir.Layout, exe string, args []string, out io.Writer, t
 	case err := <-result:
 		if err != nil {
 			<-exitedOrTimeout(exited, 5*time.Second)
+			if errors.Is(err, errSilentExit) {
+				return State{}, fmt.Errorf("%w; see %s", err, l.LogFile)
+			}
 			return State{}, err
 		}
 	case <-time.After(timeout):
@@ -142,5 +145,7 @@ func readReport(r io.Reader, out io.Writer) error {
 			return errors.New(msg)
 		}
 	}
-	return errors.New("skiff exited during start-up without saying why; see its log")
+	return errSilentExit
 }
+
+var errSilentExit = errors.New("skiff exited during start-up without saying why")
