@@ -1,0 +1,174 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// defaultPath is what a container gets when its env sets no PATH.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// instance is one run of a container: a process group.
+type instance struct {
+	cmd     *exec.Cmd
+	logPath string
+	logs    []*logWriter
+	logFile *os.File
+	done    chan struct{}
+	code    int
+	once    sync.Once
+}
+
+// ErrNoCommand means neither the pod nor an image map says what to run.
+var ErrNoCommand = errors.New("no command to run")
+
+// containerEnv resolves the container's environment: its env entries (the
+// pod controller has already resolved valueFrom and envFrom), $(VAR)
+// references between them, and the defaults a runtime adds.
+func containerEnv(pod *corev1.Pod, c *corev1.Container) (map[string]string, []string) {
+	env := map[string]string{"PATH": defaultPath, "HOSTNAME": pod.Name, "HOME": "/root"}
+	order := []string{"PATH", "HOSTNAME", "HOME"}
+	for _, e := range c.Env {
+		if _, seen := env[e.Name]; !seen {
+			order = append(order, e.Name)
+		}
+		env[e.Name] = expand(e.Value, env)
+	}
+	list := make([]string, 0, len(order))
+	for _, k := range order {
+		list = append(list, k+"="+env[k])
+	}
+	return env, list
+}
+
+// argv builds the command line. Without an image entrypoint (a process
+// node has none), args alone are the command, as when a Docker image has
+// only a CMD.
+func argv(c *corev1.Container, env map[string]string) ([]string, error) {
+	var out []string
+	for _, s := range append(append([]string{}, c.Command...), c.Args...) {
+		out = append(out, expand(s, env))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: container %q (image %q) sets no command or args, and a process node cannot read an image's entrypoint; set command", ErrNoCommand, c.Name, c.Image)
+	}
+	return out, nil
+}
+
+// lookPath finds file in the container's PATH.
+func lookPath(file, path, dir string) (string, error) {
+	if strings.Contains(file, "/") {
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
+		}
+		if fi, err := os.Stat(file); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("exec: %q: no such executable file", file)
+		}
+		return file, nil
+	}
+	for _, d := range filepath.SplitList(path) {
+		p := filepath.Join(d, file)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", file)
+}
+
+// start launches one instance of c, logging to its own file.
+func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
+	pod := pr.snapshot()
+	env, envList := containerEnv(pod, c)
+	args, err := argv(c, env)
+	if err != nil {
+		return nil, err
+	}
+	dir := c.WorkingDir
+	if dir == "" {
+		dir = "/"
+	}
+	path, err := lookPath(args[0], env["PATH"], dir)
+	if err != nil {
+		return nil, err
+	}
+	logDir := filepath.Join(pr.dir, c.Name)
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(logDir, strconv.Itoa(restarts)+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	mu := &sync.Mutex{}
+	stdout := &logWriter{mu: mu, f: f, stream: "stdout"}
+	stderr := &logWriter{mu: mu, f: f, stream: "stderr"}
+	cmd := &exec.Cmd{Path: path, Args: args, Env: envList, Dir: dir, Stdout: stdout, Stderr: stderr}
+	// Its own process group, so that stopping it reaches the whole tree.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// When the main process exits the container is over: a background child
+	// still holding its output must not keep Wait from returning.
+	cmd.WaitDelay = 500 * time.Millisecond
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting container %q: %w", c.Name, err)
+	}
+	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{})}
+	go inst.reap()
+	return inst, nil
+}
+
+func (inst *instance) reap() {
+	err := inst.cmd.Wait()
+	inst.code = exitCode(inst.cmd.ProcessState, err)
+	for _, w := range inst.logs {
+		_ = w.Close()
+	}
+	_ = inst.logFile.Close()
+	close(inst.done)
+}
+
+func exitCode(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		if err != nil {
+			return 128
+		}
+		return 0
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// wait blocks until the instance's main process exits, then makes sure no
+// process of its group lingers.
+func (inst *instance) wait() int {
+	<-inst.done
+	_ = syscall.Kill(-inst.cmd.Process.Pid, syscall.SIGKILL)
+	return inst.code
+}
+
+// terminate sends SIGTERM to the process group, then SIGKILL after grace.
+func (inst *instance) terminate(grace time.Duration) {
+	inst.once.Do(func() {
+		pgid := -inst.cmd.Process.Pid
+		_ = syscall.Kill(pgid, syscall.SIGTERM)
+		select {
+		case <-inst.done:
+		case <-time.After(grace):
+		}
+		_ = syscall.Kill(pgid, syscall.SIGKILL)
+		<-inst.done
+	})
+}

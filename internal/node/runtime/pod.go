@@ -1,0 +1,241 @@
+package runtime
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Upstream kubelet back-off for restarting containers.
+const (
+	backoffInitial = 10 * time.Second
+	backoffMax     = 300 * time.Second
+	// A container that ran this long without failing starts over at the
+	// initial back-off.
+	backoffReset = 10 * time.Minute
+)
+
+// podRun is one pod's processes and status.
+type podRun struct {
+	rt  *Runtime
+	uid types.UID
+	dir string
+
+	ctx    context.Context // ends when the pod is stopped
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	pod       *corev1.Pod
+	instances map[string]*instance // running process per container
+	finished  chan struct{}        // closed when run returns
+}
+
+func newPodRun(rt *Runtime, pod *corev1.Pod, dir string) *podRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &podRun{rt: rt, uid: pod.UID, dir: dir, ctx: ctx, cancel: cancel, pod: pod,
+		instances: map[string]*instance{}, finished: make(chan struct{})}
+}
+
+func (pr *podRun) snapshot() *corev1.Pod {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.pod.DeepCopy()
+}
+
+func (pr *podRun) updateMeta(pod *corev1.Pod) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	status := pr.pod.Status
+	pr.pod = pod.DeepCopy()
+	pr.pod.Status = status
+}
+
+func (pr *podRun) gracePeriod() time.Duration {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if g := pr.pod.Spec.TerminationGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	return 30 * time.Second
+}
+
+// update changes the status under the lock, recomputes phase and
+// conditions, and publishes the result.
+func (pr *podRun) update(change func(st *corev1.PodStatus)) {
+	pr.mu.Lock()
+	change(&pr.pod.Status)
+	derivePodStatus(pr.pod, pr.rt.now())
+	p := pr.pod.DeepCopy()
+	pr.mu.Unlock()
+	pr.rt.publish(p)
+}
+
+// containerStatus returns the status entry for name, creating it.
+func containerStatus(list *[]corev1.ContainerStatus, c *corev1.Container) *corev1.ContainerStatus {
+	for i := range *list {
+		if (*list)[i].Name == c.Name {
+			return &(*list)[i]
+		}
+	}
+	*list = append(*list, corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: c.Image})
+	return &(*list)[len(*list)-1]
+}
+
+func (pr *podRun) run() {
+	defer close(pr.finished)
+	pod := pr.snapshot()
+	now := metav1.NewTime(pr.rt.now())
+	pr.update(func(st *corev1.PodStatus) {
+		st.StartTime = &now
+		for i := range pod.Spec.InitContainers {
+			cs := containerStatus(&st.InitContainerStatuses, &pod.Spec.InitContainers[i])
+			cs.State = waiting("PodInitializing", "")
+		}
+		for i := range pod.Spec.Containers {
+			cs := containerStatus(&st.ContainerStatuses, &pod.Spec.Containers[i])
+			reason := "ContainerCreating"
+			if len(pod.Spec.InitContainers) > 0 {
+				reason = "PodInitializing"
+			}
+			cs.State = waiting(reason, "")
+		}
+	})
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		if code := pr.supervise(c, true); code != 0 || pr.ctx.Err() != nil {
+			return // the pod failed (restartPolicy Never) or is being stopped
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range pod.Spec.Containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr.supervise(&pod.Spec.Containers[i], false)
+		}()
+	}
+	wg.Wait()
+}
+
+// supervise runs one container until it should no longer restart, and
+// returns its last exit code.
+func (pr *podRun) supervise(c *corev1.Container, init bool) int {
+	policy := pr.snapshot().Spec.RestartPolicy
+	statuses := func(st *corev1.PodStatus) *[]corev1.ContainerStatus {
+		if init {
+			return &st.InitContainerStatuses
+		}
+		return &st.ContainerStatuses
+	}
+	backoff := pr.rt.backoffInitial
+	for restarts := 0; ; restarts++ {
+		if pr.ctx.Err() != nil {
+			return -1
+		}
+		started := pr.rt.now()
+		code, term := pr.runOnce(c, restarts, statuses)
+		pr.update(func(st *corev1.PodStatus) {
+			cs := containerStatus(statuses(st), c)
+			cs.Ready, cs.Started = false, ptr(false)
+			cs.State = corev1.ContainerState{Terminated: term}
+		})
+		restart := policy == corev1.RestartPolicyAlways && !init || policy != corev1.RestartPolicyNever && code != 0
+		if !restart || pr.ctx.Err() != nil {
+			return code
+		}
+		if pr.rt.now().Sub(started) > backoffReset {
+			backoff = pr.rt.backoffInitial
+		}
+		pr.update(func(st *corev1.PodStatus) {
+			cs := containerStatus(statuses(st), c)
+			cs.LastTerminationState = cs.State
+			cs.State = waiting("CrashLoopBackOff", "back-off "+backoff.String()+" restarting failed container="+c.Name+" pod="+pr.pod.Name)
+		})
+		select {
+		case <-pr.ctx.Done():
+			return code
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, backoffMax)
+	}
+}
+
+// runOnce starts one instance of c and waits for it to end.
+func (pr *podRun) runOnce(c *corev1.Container, restarts int, statuses func(*corev1.PodStatus) *[]corev1.ContainerStatus) (int, *corev1.ContainerStateTerminated) {
+	inst, err := pr.start(c, restarts)
+	now := metav1.NewTime(pr.rt.now())
+	if err != nil {
+		return 128, &corev1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: err.Error(), StartedAt: now, FinishedAt: now}
+	}
+	pr.mu.Lock()
+	pr.instances[c.Name] = inst
+	pr.mu.Unlock()
+	pr.update(func(st *corev1.PodStatus) {
+		cs := containerStatus(statuses(st), c)
+		if cs.State.Terminated != nil {
+			cs.LastTerminationState = cs.State
+		}
+		cs.RestartCount = int32(restarts)
+		cs.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}
+		cs.Started, cs.Ready = ptr(true), true
+		cs.ContainerID = "skiff://" + string(pr.uid) + "/" + c.Name + "/" + strconv.Itoa(restarts)
+	})
+	code := inst.wait()
+	pr.mu.Lock()
+	delete(pr.instances, c.Name)
+	pr.mu.Unlock()
+	reason := "Completed"
+	if code != 0 {
+		reason = "Error"
+	}
+	term := &corev1.ContainerStateTerminated{
+		ExitCode: int32(code), Reason: reason, StartedAt: now, FinishedAt: metav1.NewTime(pr.rt.now()),
+		ContainerID: "skiff://" + string(pr.uid) + "/" + c.Name + "/" + strconv.Itoa(restarts),
+	}
+	if code != 0 && c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
+		term.Message = lastLines(inst.logPath, 80, 2048)
+	}
+	return code, term
+}
+
+// stop ends the pod: no more restarts, SIGTERM to every process tree, and
+// SIGKILL for what is left after grace.
+func (pr *podRun) stop(grace time.Duration, _ string) {
+	pr.cancel()
+	pr.mu.Lock()
+	running := make([]*instance, 0, len(pr.instances))
+	for _, inst := range pr.instances {
+		running = append(running, inst)
+	}
+	pr.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, inst := range running {
+		wg.Add(1)
+		go func() { defer wg.Done(); inst.terminate(grace) }()
+	}
+	wg.Wait()
+	select {
+	case <-pr.finished:
+	case <-time.After(grace + 5*time.Second):
+	}
+}
+
+func waiting(reason, msg string) corev1.ContainerState {
+	return corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func lastLines(path string, n, maxBytes int) string {
+	var b strings.Builder
+	if err := readLog(context.Background(), path, LogOptions{Tail: n, LimitBytes: maxBytes}, &b, nil); err != nil {
+		return ""
+	}
+	return b.String()
+}

@@ -1,0 +1,184 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Runtime runs pods as local process trees.
+type Runtime struct {
+	root string // one directory per pod below it
+
+	mu     sync.Mutex
+	pods   map[types.UID]*podRun
+	byName map[string]types.UID // namespace/name -> uid
+	notify func(*corev1.Pod)
+	now    func() time.Time
+	// backoffInitial is the first restart delay (upstream: 10s).
+	backoffInitial time.Duration
+}
+
+// New returns a runtime keeping pod state below root.
+func New(root string) (*Runtime, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating pod directory %s: %w", root, err)
+	}
+	return &Runtime{
+		root:   root,
+		pods:   map[types.UID]*podRun{},
+		byName: map[string]types.UID{},
+		notify: func(*corev1.Pod) {},
+		now:    time.Now,
+
+		backoffInitial: backoffInitial,
+	}, nil
+}
+
+// NotifyPods registers the callback that receives every status change.
+func (r *Runtime) NotifyPods(_ context.Context, f func(*corev1.Pod)) {
+	r.mu.Lock()
+	r.notify = f
+	r.mu.Unlock()
+}
+
+func (r *Runtime) publish(p *corev1.Pod) {
+	r.mu.Lock()
+	f := r.notify
+	r.mu.Unlock()
+	f(p)
+}
+
+func key(namespace, name string) string { return namespace + "/" + name }
+
+// CreatePod starts the pod's containers; it returns at once.
+func (r *Runtime) CreatePod(ctx context.Context, pod *corev1.Pod) error {
+	r.mu.Lock()
+	if _, ok := r.pods[pod.UID]; ok {
+		r.mu.Unlock()
+		return nil
+	}
+	dir := filepath.Join(r.root, fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, pod.UID))
+	pr := newPodRun(r, pod.DeepCopy(), dir)
+	r.pods[pod.UID] = pr
+	r.byName[key(pod.Namespace, pod.Name)] = pod.UID
+	r.mu.Unlock()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	go pr.run()
+	return nil
+}
+
+// UpdatePod takes the new spec; only fields that a kubelet applies to a
+// running pod (none that matter to processes yet) change.
+func (r *Runtime) UpdatePod(_ context.Context, pod *corev1.Pod) error {
+	if pr := r.lookup(pod.Namespace, pod.Name); pr != nil {
+		pr.updateMeta(pod)
+	}
+	return nil
+}
+
+// DeletePod stops the pod's processes within its grace period and forgets
+// it once they are gone.
+func (r *Runtime) DeletePod(ctx context.Context, pod *corev1.Pod) error {
+	pr := r.lookup(pod.Namespace, pod.Name)
+	if pr == nil {
+		return nil
+	}
+	grace := 30 * time.Second
+	if pod.DeletionGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+	} else if pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	go func() {
+		pr.stop(grace, "Killing")
+		r.mu.Lock()
+		if r.pods[pr.uid] == pr {
+			delete(r.pods, pr.uid)
+			if r.byName[key(pod.Namespace, pod.Name)] == pr.uid {
+				delete(r.byName, key(pod.Namespace, pod.Name))
+			}
+		}
+		r.mu.Unlock()
+		final := pr.snapshot()
+		now := r.now()
+		if final.DeletionTimestamp == nil {
+			final.DeletionTimestamp = &metav1.Time{Time: now}
+		}
+		r.publish(final)
+		_ = os.RemoveAll(pr.dir)
+	}()
+	return nil
+}
+
+func (r *Runtime) lookup(namespace, name string) *podRun {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	uid, ok := r.byName[key(namespace, name)]
+	if !ok {
+		return nil
+	}
+	return r.pods[uid]
+}
+
+// GetPod returns the pod with its current status, or nil.
+func (r *Runtime) GetPod(_ context.Context, namespace, name string) (*corev1.Pod, error) {
+	pr := r.lookup(namespace, name)
+	if pr == nil {
+		return nil, nil
+	}
+	return pr.snapshot(), nil
+}
+
+// GetPodStatus returns the pod's current status, or nil.
+func (r *Runtime) GetPodStatus(ctx context.Context, namespace, name string) (*corev1.PodStatus, error) {
+	p, _ := r.GetPod(ctx, namespace, name)
+	if p == nil {
+		return nil, nil
+	}
+	return &p.Status, nil
+}
+
+// GetPods lists every pod the runtime knows.
+func (r *Runtime) GetPods(context.Context) ([]*corev1.Pod, error) {
+	r.mu.Lock()
+	runs := make([]*podRun, 0, len(r.pods))
+	for _, pr := range r.pods {
+		runs = append(runs, pr)
+	}
+	r.mu.Unlock()
+	out := make([]*corev1.Pod, 0, len(runs))
+	for _, pr := range runs {
+		out = append(out, pr.snapshot())
+	}
+	return out, nil
+}
+
+// Shutdown stops every pod (grace capped at timeout), for skiff down.
+func (r *Runtime) Shutdown(timeout time.Duration) {
+	r.mu.Lock()
+	runs := make([]*podRun, 0, len(r.pods))
+	for _, pr := range r.pods {
+		runs = append(runs, pr)
+	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, pr := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr.stop(min(timeout, pr.gracePeriod()), "Killing")
+			_ = os.RemoveAll(pr.dir)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,262 @@
+package runtime
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// podBuilder builds test pods.
+type podBuilder struct{ pod *corev1.Pod }
+
+func newPod(name string) *podBuilder {
+	return &podBuilder{pod: &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID("uid-" + name)},
+		Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, TerminationGracePeriodSeconds: ptr(int64(1))},
+	}}
+}
+
+func (b *podBuilder) container(name string, command ...string) *podBuilder {
+	b.pod.Spec.Containers = append(b.pod.Spec.Containers, corev1.Container{Name: name, Image: "python:3.6", Command: command})
+	return b
+}
+
+func (b *podBuilder) init(name string, command ...string) *podBuilder {
+	b.pod.Spec.InitContainers = append(b.pod.Spec.InitContainers, corev1.Container{Name: name, Command: command})
+	return b
+}
+
+func (b *podBuilder) env(name, value string) *podBuilder {
+	c := &b.pod.Spec.Containers[len(b.pod.Spec.Containers)-1]
+	c.Env = append(c.Env, corev1.EnvVar{Name: name, Value: value})
+	return b
+}
+
+func (b *podBuilder) restart(p corev1.RestartPolicy) *podBuilder {
+	b.pod.Spec.RestartPolicy = p
+	return b
+}
+
+func newRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	rt, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.backoffInitial = 100 * time.Millisecond
+	t.Cleanup(func() { rt.Shutdown(2 * time.Second) })
+	return rt
+}
+
+// waitFor polls the pod until check passes.
+func waitFor(t *testing.T, rt *Runtime, name string, what string, check func(*corev1.Pod) bool) *corev1.Pod {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var p *corev1.Pod
+	for time.Now().Before(deadline) {
+		p, _ = rt.GetPod(context.Background(), "default", name)
+		if p != nil && check(p) {
+			return p
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("pod %s: %s not reached; status %+v", name, what, p)
+	return nil
+}
+
+func phase(ph corev1.PodPhase) func(*corev1.Pod) bool {
+	return func(p *corev1.Pod) bool { return p.Status.Phase == ph }
+}
+
+func logsOf(t *testing.T, rt *Runtime, pod, container string, opts LogOptions) string {
+	t.Helper()
+	var b strings.Builder
+	if err := rt.Logs(context.Background(), "default", pod, container, opts, false, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestPodRunsToCompletion(t *testing.T) {
+	tests := []struct {
+		name       string
+		pod        *corev1.Pod
+		wantPhase  corev1.PodPhase
+		wantCode   int32
+		wantReason string
+		wantLog    string
+	}{
+		{"hello", newPod("hello").container("main", "sh", "-c", "echo Hello, World!").pod, corev1.PodSucceeded, 0, "Completed", "Hello, World!\n"},
+		{"failure", newPod("fail").container("main", "sh", "-c", "echo oops >&2; exit 3").pod, corev1.PodFailed, 3, "Error", "oops\n"},
+		{"missing command", newPod("nocmd").container("main", "no-such-binary-here").pod, corev1.PodFailed, 128, "StartError", ""},
+		{"var expansion", newPod("expand").container("main", "echo", "$(GREETING), $(WHO)! $$(LITERAL) $(UNDEFINED)").env("WHO", "World").env("GREETING", "Hello").pod,
+			corev1.PodSucceeded, 0, "Completed", "Hello, World! $(LITERAL) $(UNDEFINED)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := newRuntime(t)
+			if err := rt.CreatePod(context.Background(), tt.pod); err != nil {
+				t.Fatal(err)
+			}
+			p := waitFor(t, rt, tt.pod.Name, "terminal phase", func(p *corev1.Pod) bool {
+				return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+			})
+			if p.Status.Phase != tt.wantPhase {
+				t.Errorf("phase = %s, want %s", p.Status.Phase, tt.wantPhase)
+			}
+			term := p.Status.ContainerStatuses[0].State.Terminated
+			if term == nil {
+				t.Fatalf("container not terminated: %+v", p.Status.ContainerStatuses[0].State)
+			}
+			if diff := cmp.Diff([]any{tt.wantCode, tt.wantReason}, []any{term.ExitCode, term.Reason}); diff != "" {
+				t.Errorf("exit code and reason (-want +got):\n%s", diff)
+			}
+			if tt.wantReason == "StartError" && !strings.Contains(term.Message, "not found in $PATH") {
+				t.Errorf("start error message %q does not say why", term.Message)
+			}
+			if tt.wantLog != "" {
+				if diff := cmp.Diff(tt.wantLog, logsOf(t, rt, tt.pod.Name, "main", LogOptions{Tail: -1})); diff != "" {
+					t.Errorf("logs (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestInitContainersRunInOrder(t *testing.T) {
+	rt := newRuntime(t)
+	dir := t.TempDir()
+	f := filepath.Join(dir, "order")
+	pod := newPod("init").
+		init("first", "sh", "-c", "echo first >> "+f).
+		init("second", "sh", "-c", "echo second >> "+f).
+		container("main", "sh", "-c", "cat "+f).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "init", "Succeeded", phase(corev1.PodSucceeded))
+	if diff := cmp.Diff("first\nsecond\n", logsOf(t, rt, "init", "main", LogOptions{Tail: -1})); diff != "" {
+		t.Errorf("main saw (-want +got):\n%s", diff)
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodInitialized && c.Status != corev1.ConditionTrue {
+			t.Errorf("Initialized = %s", c.Status)
+		}
+	}
+}
+
+func TestRestartPolicyOnFailureBacksOff(t *testing.T) {
+	rt := newRuntime(t)
+	marker := filepath.Join(t.TempDir(), "runs")
+	// Fails twice, then succeeds.
+	script := "echo run >> " + marker + "; test $(wc -l < " + marker + ") -ge 3"
+	pod := newPod("retry").container("main", "sh", "-c", script).restart(corev1.RestartPolicyOnFailure).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "retry", "Succeeded", phase(corev1.PodSucceeded))
+	cs := p.Status.ContainerStatuses[0]
+	if cs.RestartCount != 2 {
+		t.Errorf("restartCount = %d, want 2", cs.RestartCount)
+	}
+	if cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 1 {
+		t.Errorf("lastState = %+v, want terminated with exit code 1", cs.LastTerminationState)
+	}
+}
+
+func TestCrashLoopBackOffIsReported(t *testing.T) {
+	rt := newRuntime(t)
+	rt.backoffInitial = 5 * time.Second
+	pod := newPod("crash").container("main", "false").restart(corev1.RestartPolicyAlways).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "crash", "CrashLoopBackOff", func(p *corev1.Pod) bool {
+		cs := p.Status.ContainerStatuses
+		return len(cs) == 1 && cs[0].State.Waiting != nil && cs[0].State.Waiting.Reason == "CrashLoopBackOff"
+	})
+	if p.Status.Phase != corev1.PodRunning {
+		t.Errorf("phase during back-off = %s, want Running", p.Status.Phase)
+	}
+}
+
+func TestDeleteKillsTheProcessTree(t *testing.T) {
+	rt := newRuntime(t)
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	// The child ignores SIGTERM, so only the SIGKILL after grace ends it.
+	// ($$$$ is the shell's $$ after the kubelet-style $(VAR) expansion.)
+	script := "trap '' TERM; sh -c 'trap \"\" TERM; echo $$$$ > " + pidFile + "; while true; do sleep 0.1; done' & while true; do sleep 0.1; done"
+	pod := newPod("tree").container("main", "sh", "-c", script).restart(corev1.RestartPolicyAlways).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "tree", "Running", phase(corev1.PodRunning))
+	var childPID int
+	deadline := time.Now().Add(5 * time.Second)
+	for childPID == 0 && time.Now().Before(deadline) {
+		data, _ := os.ReadFile(pidFile)
+		childPID = atoi(strings.TrimSpace(string(data)))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if childPID == 0 {
+		t.Fatal("child never started")
+	}
+	final := make(chan *corev1.Pod, 16)
+	rt.NotifyPods(context.Background(), func(p *corev1.Pod) {
+		if p.DeletionTimestamp != nil {
+			final <- p
+		}
+	})
+	start := time.Now()
+	if err := rt.DeletePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-final:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no final status after delete")
+	}
+	if took := time.Since(start); took < 900*time.Millisecond {
+		t.Errorf("delete took %s; the SIGTERM-ignoring child should have had its 1s grace", took)
+	}
+	deadline = time.Now().Add(2 * time.Second)
+	for alive(childPID) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(childPID) {
+		t.Errorf("child %d still alive after delete", childPID)
+	}
+	if p, _ := rt.GetPod(context.Background(), "default", "tree"); p != nil {
+		t.Error("runtime still lists the deleted pod")
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return 0
+		}
+		n = n*10 + int(r-'0')
+	}
+	return n
+}
+
+// alive reports whether pid runs (a zombie awaiting its reaper does not).
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(data))
+	return len(fields) > 2 && fields[2] != "Z"
+}
