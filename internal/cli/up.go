@@ -42,6 +42,8 @@ func newUpCommand(g *globals) *cobra.Command {
 	f.StringVar(&o.AdvertiseAddress, "advertise-address", "", "address the API server advertises as the kubernetes Service endpoint (default: this machine's main IPv4 address)")
 	f.IntVar(&o.EtcdPort, "etcd-port", o.EtcdPort, "loopback port of embedded etcd (it also uses the next one)")
 	f.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "IP range of ClusterIP Services")
+	f.StringVar(&o.NodeName, "node-name", "", "name of this machine's node (default: the hostname)")
+	f.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "port of the node's kubelet API (logs, exec, port-forward)")
 	f.BoolVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "merge a \"skiff\" context into ~/.kube/config and select it")
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background; return once the API is ready")
 	f.DurationVar(&timeout, "timeout", 3*time.Minute, "with --detach, how long to wait for the API")
@@ -108,10 +110,14 @@ func upDetached(g *globals, o cluster.Options, timeout time.Duration) error {
 		"--bind-address", o.BindAddress,
 		"--etcd-port", strconv.Itoa(o.EtcdPort),
 		"--service-cidr", o.ServiceCIDR,
+		"--kubelet-port", strconv.Itoa(o.KubeletPort),
 		"--write-kubeconfig=" + strconv.FormatBool(o.WriteKubeconfig),
 	}
 	if o.AdvertiseAddress != "" {
 		args = append(args, "--advertise-address", o.AdvertiseAddress)
+	}
+	if o.NodeName != "" {
+		args = append(args, "--node-name", o.NodeName)
 	}
 	start := time.Now()
 	st, err := instance.StartDetached(layout, exe, args, g.stderr, timeout)

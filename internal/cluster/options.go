@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
 )
@@ -20,6 +22,8 @@ type Options struct {
 	APIPort          int
 	EtcdPort         int
 	ServiceCIDR      string
+	NodeName         string // empty: this machine's hostname
+	KubeletPort      int
 	WriteKubeconfig  bool
 	UserKubeconfig   string // where --write-kubeconfig merges; empty: ~/.kube/config
 }
@@ -31,6 +35,7 @@ func Defaults() Options {
 		APIPort:         6443,
 		EtcdPort:        2379,
 		ServiceCIDR:     "10.43.0.0/16",
+		KubeletPort:     10250,
 		WriteKubeconfig: true,
 	}
 }
@@ -59,10 +64,13 @@ func (o Options) Validate() error {
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"--api-port", o.APIPort}, {"--etcd-port", o.EtcdPort}} {
+	}{{"--api-port", o.APIPort}, {"--etcd-port", o.EtcdPort}, {"--kubelet-port", o.KubeletPort}} {
 		if p.port < 1 || p.port > 65534 {
 			return invalid("%s %d is out of range (1-65534)", p.flag, p.port)
 		}
+	}
+	if o.NodeName != "" && !isDNSLabel(o.NodeName) {
+		return invalid("--node-name %q must be a lowercase DNS name (letters, digits, '-' and '.')", o.NodeName)
 	}
 	if o.APIPort == o.EtcdPort || o.APIPort == o.EtcdPort+1 {
 		return invalid("--api-port %d collides with --etcd-port %d (etcd also uses %d)", o.APIPort, o.EtcdPort, o.EtcdPort+1)
@@ -86,6 +94,7 @@ func (o Options) ports() []portUse {
 		{o.BindAddress, o.APIPort, "--api-port"},
 		{"127.0.0.1", o.EtcdPort, "--etcd-port"},
 		{"127.0.0.1", o.EtcdPort + 1, "--etcd-port (peer, --etcd-port+1)"},
+		{"0.0.0.0", o.KubeletPort, "--kubelet-port"},
 	}
 }
 
@@ -105,4 +114,42 @@ func firstServiceIP(cidr string) (net.IP, error) {
 		return nil, invalid("--service-cidr %q is not a CIDR", cidr)
 	}
 	return net.IP(prefix.Masked().Addr().Next().AsSlice()), nil
+}
+
+// NodeNameOrHost is --node-name, or the hostname made a valid node name.
+func (o Options) NodeNameOrHost() (string, error) {
+	if o.NodeName != "" {
+		return o.NodeName, nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("reading the hostname for the node name (set --node-name): %w", err)
+	}
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return '-'
+	}, h)
+	name = strings.Trim(name, "-.")
+	if name == "" {
+		return "", invalid("hostname %q makes no valid node name; set --node-name", h)
+	}
+	return name, nil
+}
+
+func isDNSLabel(s string) bool {
+	if len(s) > 253 {
+		return false
+	}
+	for i, r := range s {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || (r == '-' || r == '.') && i > 0 && i < len(s)-1
+		if !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -22,7 +22,7 @@ func (o Options) AdvertiseIP() (net.IP, error) {
 }
 
 // EnsurePKI creates or checks the cluster certificates for these addresses.
-func EnsurePKI(l datadir.Layout, bind, advertise net.IP, serviceCIDR string) error {
+func EnsurePKI(l datadir.Layout, bind, advertise net.IP, serviceCIDR, nodeName string) error {
 	svcIP, err := firstServiceIP(serviceCIDR)
 	if err != nil {
 		return err
@@ -35,7 +35,8 @@ func EnsurePKI(l datadir.Layout, bind, advertise net.IP, serviceCIDR string) err
 	if h, err := os.Hostname(); err == nil && h != "" {
 		names = append(names, h)
 	}
-	if err := pki.Ensure(l.PKI, pki.Options{APIServerIPs: ips, APIServerNames: names}); err != nil {
+	opts := pki.Options{APIServerIPs: ips, APIServerNames: names, NodeName: nodeName, NodeIPs: []net.IP{advertise}}
+	if err := pki.Ensure(l.PKI, opts); err != nil {
 		return fmt.Errorf("cluster certificates in %s: %w", l.PKI.Dir, err)
 	}
 	return nil
@@ -80,4 +81,17 @@ func OpenComponentLog(l datadir.Layout) (*os.File, error) {
 		return nil, fmt.Errorf("opening component log: %w", err)
 	}
 	return f, nil
+}
+
+// WriteNodeKubeconfig writes the node agent's kubeconfig (its own
+// system:node identity) and returns its path.
+func WriteNodeKubeconfig(l datadir.Layout, server string) (string, error) {
+	cfg, err := kubeconfig.Build(kubeconfig.Client{
+		Name: "node", Server: server, CAFile: l.PKI.CACert, CertFile: l.PKI.NodeClientCert, KeyFile: l.PKI.NodeClientKey,
+	})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(l.PKI.Dir, "node.kubeconfig")
+	return path, kubeconfig.Write(path, cfg)
 }

@@ -50,6 +50,7 @@ func (c *Config) apiServerArgs() []string {
 		"--enable-admission-plugins=" + strings.Join(admissionPlugins, ","),
 		"--allow-privileged=true",
 		"--enable-bootstrap-token-auth=true",
+		"--kubelet-preferred-address-types=InternalIP,Hostname",
 		"--profiling=false",
 	}
 }

@@ -33,6 +33,8 @@ type Paths struct {
 	ControllerManagerCert         string
 	ControllerManagerKey          string
 	SchedulerCert, SchedulerKey   string
+	NodeClientCert, NodeClientKey string
+	KubeletCert, KubeletKey       string
 	ServiceAccountKey             string
 	ServiceAccountPub             string
 }
@@ -53,15 +55,21 @@ func PathsIn(dir string) Paths {
 		AdminCert: f("admin.crt"), AdminKey: f("admin.key"),
 		ControllerManagerCert: f("controller-manager.crt"), ControllerManagerKey: f("controller-manager.key"),
 		SchedulerCert: f("scheduler.crt"), SchedulerKey: f("scheduler.key"),
+		NodeClientCert: f("node-client.crt"), NodeClientKey: f("node-client.key"),
+		KubeletCert: f("kubelet.crt"), KubeletKey: f("kubelet.key"),
 		ServiceAccountKey: f("sa.key"), ServiceAccountPub: f("sa.pub"),
 	}
 }
 
-// Options are the names and addresses the API server certificate must carry.
+// Options are the names and addresses the certificates must carry.
 type Options struct {
 	APIServerIPs   []net.IP
 	APIServerNames []string
-	Now            func() time.Time
+	// NodeName is the node's name: its client certificate is
+	// system:node:<NodeName>, and its kubelet API serves NodeIPs.
+	NodeName string
+	NodeIPs  []net.IP
+	Now      func() time.Time
 }
 
 // CertError says which certificate file is unusable and why.
@@ -119,6 +127,12 @@ func Ensure(p Paths, opts Options) error {
 		{p.AdminCert, p.AdminKey, "cluster", CertSpec{CommonName: "skiff-admin", Organization: []string{"system:masters"}, Client: true}},
 		{p.ControllerManagerCert, p.ControllerManagerKey, "cluster", CertSpec{CommonName: "system:kube-controller-manager", Client: true}},
 		{p.SchedulerCert, p.SchedulerKey, "cluster", CertSpec{CommonName: "system:kube-scheduler", Client: true}},
+	}
+	if opts.NodeName != "" {
+		leaves = append(leaves,
+			leaf{p.NodeClientCert, p.NodeClientKey, "cluster", CertSpec{CommonName: "system:node:" + opts.NodeName, Organization: []string{"system:nodes"}, Client: true}},
+			leaf{p.KubeletCert, p.KubeletKey, "cluster", CertSpec{CommonName: opts.NodeName, Server: true,
+				DNSNames: []string{opts.NodeName, "localhost"}, IPs: append([]net.IP{net.IPv4(127, 0, 0, 1)}, opts.NodeIPs...)}})
 	}
 	for _, l := range leaves {
 		if err := ensureLeaf(l, cas[l.ca], now()); err != nil {
@@ -193,17 +207,24 @@ func ensureLeaf(l leaf, ca *KeyPair, now time.Time) error {
 		if err := kp.Cert.CheckSignatureFrom(ca.Cert); err != nil {
 			return &CertError{File: l.cert, Reason: "was not signed by the cluster CA " + ca.Cert.Subject.CommonName}
 		}
-		if !l.spec.Server || coversNames(kp.Cert, l.spec) {
+		if matchesSpec(kp.Cert, l.spec) {
 			return nil
 		}
-		// The API server's addresses changed: reissue from the same CA, so
-		// every client that trusts the CA keeps working.
+		// The node's name or a server's addresses changed: reissue from the
+		// same CA, so every client that trusts the CA keeps working.
 	}
 	kp, err := ca.Issue(l.spec, now)
 	if err != nil {
 		return err
 	}
 	return kp.Save(l.cert, l.key)
+}
+
+func matchesSpec(c *x509.Certificate, spec CertSpec) bool {
+	if c.Subject.CommonName != spec.CommonName {
+		return false
+	}
+	return !spec.Server || coversNames(c, spec)
 }
 
 func coversNames(c *x509.Certificate, spec CertSpec) bool {

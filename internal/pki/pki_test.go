@@ -16,6 +16,8 @@ func testOptions(now time.Time) Options {
 	return Options{
 		APIServerIPs:   []net.IP{net.IPv4(127, 0, 0, 1), net.IPv4(10, 43, 0, 1)},
 		APIServerNames: []string{"localhost", "kubernetes.default.svc"},
+		NodeName:       "worker-1",
+		NodeIPs:        []net.IP{net.IPv4(192, 0, 2, 2)},
 		Now:            func() time.Time { return now },
 	}
 }
@@ -45,6 +47,8 @@ func TestEnsureCreatesChainsAndModes(t *testing.T) {
 		{p.AdminCert, p.AdminKey, ca, "skiff-admin", []string{"system:masters"}, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
 		{p.ControllerManagerCert, p.ControllerManagerKey, ca, "system:kube-controller-manager", nil, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
 		{p.SchedulerCert, p.SchedulerKey, ca, "system:kube-scheduler", nil, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
+		{p.NodeClientCert, p.NodeClientKey, ca, "system:node:worker-1", []string{"system:nodes"}, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
+		{p.KubeletCert, p.KubeletKey, ca, "worker-1", nil, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}},
 		{p.EtcdServerCert, p.EtcdServerKey, etcdCA, "skiff-etcd", nil, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}},
 		{p.APIServerEtcdCert, p.APIServerEtcdKey, etcdCA, "kube-apiserver-etcd-client", nil, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
 	}
@@ -124,6 +128,28 @@ func TestEnsureReissuesServerCertForNewAddress(t *testing.T) {
 	}
 	if !coversNames(api.Cert, CertSpec{IPs: opts.APIServerIPs}) {
 		t.Errorf("apiserver certificate IPs %v lack 192.0.2.7", api.Cert.IPAddresses)
+	}
+}
+
+func TestEnsureReissuesNodeCertsForNewName(t *testing.T) {
+	p := PathsIn(t.TempDir())
+	now := time.Now()
+	if err := Ensure(p, testOptions(now)); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(now)
+	opts.NodeName = "renamed"
+	if err := Ensure(p, opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range [][2]string{{p.NodeClientCert, p.NodeClientKey}, {p.KubeletCert, p.KubeletKey}} {
+		kp, err := Load(f[0], f[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(kp.Cert.Subject.CommonName, "renamed") {
+			t.Errorf("%s CN = %q after the node was renamed", filepath.Base(f[0]), kp.Cert.Subject.CommonName)
+		}
 	}
 }
 

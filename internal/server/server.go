@@ -4,14 +4,17 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/skiff-dev/skiff/internal/cluster"
 	"github.com/skiff-dev/skiff/internal/controlplane"
 	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/instance"
+	"github.com/skiff-dev/skiff/internal/node"
 )
 
 // Run brings the cluster up on o's data dir and keeps it running until ctx
@@ -41,8 +44,12 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 	if err != nil {
 		return err
 	}
+	nodeName, err := o.NodeNameOrHost()
+	if err != nil {
+		return err
+	}
 	bind := net.ParseIP(o.BindAddress)
-	if err := cluster.EnsurePKI(layout, bind, advertise, o.ServiceCIDR); err != nil {
+	if err := cluster.EnsurePKI(layout, bind, advertise, o.ServiceCIDR, nodeName); err != nil {
 		return err
 	}
 	logFile, err := cluster.OpenComponentLog(layout)
@@ -64,29 +71,111 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 	if err := cluster.WriteAdminKubeconfig(layout, cp.APIServerURL()); err != nil {
 		return err
 	}
+	nodeKubeconfig, err := cluster.WriteNodeKubeconfig(layout, cp.APIServerURL())
+	if err != nil {
+		return err
+	}
 	defer instance.RemoveState(layout)
-	return cp.Run(ctx, func() {
-		st := instance.State{
-			PID:        os.Getpid(),
-			APIServer:  cp.APIServerURL(),
-			Kubeconfig: layout.Kubeconfig,
-			DataDir:    layout.Root,
-			StartedAt:  started,
-			ReadyAt:    time.Now(),
-			Versions:   instance.CurrentVersions(),
+
+	// The control plane outlives the node: it starts first and stops last,
+	// so its context is cancelled only after the node has stopped its pods.
+	cpCtx, cpCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cpCancel()
+	cpReady := make(chan struct{})
+	cpDone := make(chan error, 1)
+	go func() { cpDone <- cp.Run(cpCtx, func() { close(cpReady) }) }()
+	select {
+	case <-cpReady:
+	case err := <-cpDone:
+		return err
+	case <-ctx.Done():
+		cpCancel()
+		return <-cpDone
+	}
+
+	progress("starting node %s (kubelet API on %s:%d)", nodeName, advertise, o.KubeletPort)
+	nodeCtx, nodeCancel := context.WithCancel(ctx)
+	defer nodeCancel()
+	nodeDone := make(chan error, 1)
+	nodeReady := make(chan struct{})
+	go func() {
+		nodeDone <- runNode(nodeCtx, layout, nodeKubeconfig, nodeName, advertise, o.KubeletPort, progress, func() { close(nodeReady) })
+	}()
+	var runErr error
+	select {
+	case <-nodeReady:
+		markReady(layout, o, cp.APIServerURL(), started, progress, ready)
+		select {
+		case <-ctx.Done():
+		case runErr = <-nodeDone:
+			nodeDone <- runErr
+		case runErr = <-cpDone:
+			cpDone <- runErr
 		}
-		if err := instance.WriteState(layout, st); err != nil {
-			progress("warning: recording state: %v", err)
-		}
-		if o.WriteKubeconfig {
-			if path, err := o.MergeUserKubeconfig(layout, cp.APIServerURL()); err != nil {
-				progress("warning: %v", err)
-			} else {
-				progress("merged context \"skiff\" into %s", path)
-			}
-		}
-		if ready != nil {
-			ready(st)
-		}
+	case runErr = <-nodeDone:
+		nodeDone <- runErr
+	case runErr = <-cpDone:
+		cpDone <- runErr
+	case <-ctx.Done():
+	}
+	nodeCancel()
+	if err := <-nodeDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	progress("node %s stopped", nodeName)
+	cpCancel()
+	if err := <-cpDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
+func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string, ip net.IP, port int, progress func(string, ...any), ready func()) error {
+	if err := node.EnsureRBAC(ctx, layout.Kubeconfig, name); err != nil {
+		return fmt.Errorf("node permissions: %w", err)
+	}
+	n, err := node.New(node.Config{
+		Name:       name,
+		InternalIP: ip,
+		Port:       port,
+		Kubeconfig: kubeconfig,
+		CAFile:     layout.PKI.CACert,
+		CertFile:   layout.PKI.KubeletCert,
+		KeyFile:    layout.PKI.KubeletKey,
+		PodsDir:    filepath.Join(layout.Root, "pods"),
+		DataDir:    layout.Root,
+		Version:    instance.CurrentVersions().Kubernetes,
+		Progress:   progress,
 	})
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx, ready)
+}
+
+// markReady records the running instance, merges the kubeconfig and tells
+// the caller.
+func markReady(layout datadir.Layout, o cluster.Options, server string, started time.Time, progress func(string, ...any), ready func(instance.State)) {
+	st := instance.State{
+		PID:        os.Getpid(),
+		APIServer:  server,
+		Kubeconfig: layout.Kubeconfig,
+		DataDir:    layout.Root,
+		StartedAt:  started,
+		ReadyAt:    time.Now(),
+		Versions:   instance.CurrentVersions(),
+	}
+	if err := instance.WriteState(layout, st); err != nil {
+		progress("warning: recording state: %v", err)
+	}
+	if o.WriteKubeconfig {
+		if path, err := o.MergeUserKubeconfig(layout, server); err != nil {
+			progress("warning: %v", err)
+		} else {
+			progress("merged context \"skiff\" into %s", path)
+		}
+	}
+	if ready != nil {
+		ready(st)
+	}
 }

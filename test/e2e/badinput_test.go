@@ -61,7 +61,8 @@ func TestRefusals(t *testing.T) {
 
 	t.Run("second up on the same data dir", func(t *testing.T) {
 		expectFailure(t, in, in.upArgs(), "already running", "skiff down")
-		expectFailure(t, in, []string{"up", "--api-port", strconv.Itoa(freePort(t, 1)), "--etcd-port", strconv.Itoa(freePort(t, 2))}, "data dir is in use")
+		expectFailure(t, in, []string{"up", "--api-port", strconv.Itoa(freePort(t, 1)), "--etcd-port", strconv.Itoa(freePort(t, 2)),
+			"--kubelet-port", strconv.Itoa(freePort(t, 1))}, "data dir is in use")
 	})
 	in.down()
 

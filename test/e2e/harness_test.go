@@ -53,11 +53,12 @@ func run(m *testing.M) int {
 
 // instance is one skiff under test.
 type instance struct {
-	t        *testing.T
-	dataDir  string
-	home     string // HOME for skiff, so ~/.kube/config is the test's own
-	apiPort  int
-	etcdPort int
+	t           *testing.T
+	dataDir     string
+	home        string // HOME for skiff, so ~/.kube/config is the test's own
+	apiPort     int
+	etcdPort    int
+	kubeletPort int
 }
 
 func freePort(t *testing.T, span int) int {
@@ -91,11 +92,12 @@ func newInstance(t *testing.T) *instance {
 	t.Helper()
 	root := t.TempDir()
 	in := &instance{
-		t:        t,
-		dataDir:  filepath.Join(root, "data"),
-		home:     filepath.Join(root, "home"),
-		apiPort:  freePort(t, 1),
-		etcdPort: freePort(t, 2),
+		t:           t,
+		dataDir:     filepath.Join(root, "data"),
+		home:        filepath.Join(root, "home"),
+		apiPort:     freePort(t, 1),
+		etcdPort:    freePort(t, 2),
+		kubeletPort: freePort(t, 1),
 	}
 	if err := os.MkdirAll(in.home, 0o700); err != nil {
 		t.Fatal(err)
@@ -118,7 +120,8 @@ func (in *instance) skiff(args ...string) (string, error) {
 }
 
 func (in *instance) upArgs(extra ...string) []string {
-	return append([]string{"up", "-d", "--api-port", strconv.Itoa(in.apiPort), "--etcd-port", strconv.Itoa(in.etcdPort)}, extra...)
+	return append([]string{"up", "-d", "--api-port", strconv.Itoa(in.apiPort), "--etcd-port", strconv.Itoa(in.etcdPort),
+		"--kubelet-port", strconv.Itoa(in.kubeletPort)}, extra...)
 }
 
 // up starts skiff detached and fails the test if it does not get ready.

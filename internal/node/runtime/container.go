@@ -123,6 +123,12 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		f.Close()
 		return nil, fmt.Errorf("starting container %q: %w", c.Name, err)
 	}
+	if err := writePIDFile(strings.TrimSuffix(logPath, ".log")+pidSuffix, cmd.Process.Pid); err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		f.Close()
+		return nil, fmt.Errorf("recording container %q: %w", c.Name, err)
+	}
 	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{})}
 	go inst.reap()
 	return inst, nil

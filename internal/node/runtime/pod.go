@@ -93,6 +93,12 @@ func (pr *podRun) run() {
 	now := metav1.NewTime(pr.rt.now())
 	pr.update(func(st *corev1.PodStatus) {
 		st.StartTime = &now
+		// Pods share the node's network until pod networking lands.
+		if ip := pr.rt.hostIP; ip != "" {
+			st.HostIP, st.PodIP = ip, ip
+			st.HostIPs = []corev1.HostIP{{IP: ip}}
+			st.PodIPs = []corev1.PodIP{{IP: ip}}
+		}
 		for i := range pod.Spec.InitContainers {
 			cs := containerStatus(&st.InitContainerStatuses, &pod.Spec.InitContainers[i])
 			cs.State = waiting("PodInitializing", "")

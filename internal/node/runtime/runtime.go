@@ -22,12 +22,14 @@ type Runtime struct {
 	byName map[string]types.UID // namespace/name -> uid
 	notify func(*corev1.Pod)
 	now    func() time.Time
+	hostIP string
 	// backoffInitial is the first restart delay (upstream: 10s).
 	backoffInitial time.Duration
 }
 
-// New returns a runtime keeping pod state below root.
-func New(root string) (*Runtime, error) {
+// New returns a runtime keeping pod state below root; pods get hostIP as
+// their host and pod address.
+func New(root, hostIP string) (*Runtime, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating pod directory %s: %w", root, err)
 	}
@@ -37,6 +39,7 @@ func New(root string) (*Runtime, error) {
 		byName: map[string]types.UID{},
 		notify: func(*corev1.Pod) {},
 		now:    time.Now,
+		hostIP: hostIP,
 
 		backoffInitial: backoffInitial,
 	}, nil

@@ -48,7 +48,7 @@ func (b *podBuilder) restart(p corev1.RestartPolicy) *podBuilder {
 
 func newRuntime(t *testing.T) *Runtime {
 	t.Helper()
-	rt, err := New(t.TempDir())
+	rt, err := New(t.TempDir(), "192.0.2.10")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,4 +259,54 @@ func alive(pid int) bool {
 	}
 	fields := strings.Fields(string(data))
 	return len(fields) > 2 && fields[2] != "Z"
+}
+
+func TestCleanOrphansKillsWhatACrashLeft(t *testing.T) {
+	root := t.TempDir()
+	crashed, err := New(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := newPod("orphan").container("main", "sleep", "60").restart(corev1.RestartPolicyAlways).pod
+	if err := crashed.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, crashed, "orphan", "Running", phase(corev1.PodRunning))
+	crashed.mu.Lock()
+	pid := crashed.pods[pod.UID].instances["main"].cmd.Process.Pid
+	crashed.mu.Unlock()
+	// The crashed runtime is simply abandoned, as after kill -9 of skiff.
+	killed, err := CleanOrphans(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if killed != 1 {
+		t.Errorf("killed %d process groups, want 1", killed)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if alive(pid) {
+		t.Errorf("orphan %d survived", pid)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("stale pod directories left: %v", entries)
+	}
+}
+
+func TestCleanOrphansSparesReusedPIDs(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "default_x_uid", "main")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Our own pid with a start time that cannot be ours.
+	if err := os.WriteFile(filepath.Join(dir, "0.pid"), []byte(strconv.Itoa(os.Getpid())+" 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	killed, err := CleanOrphans(root)
+	if err != nil || killed != 0 {
+		t.Errorf("CleanOrphans = %d, %v; want 0 (the pid was reused)", killed, err)
+	}
 }

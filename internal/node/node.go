@@ -1,0 +1,137 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/node"
+	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-dev/skiff/internal/node/runtime"
+)
+
+// DefaultPort is the kubelet API port.
+const DefaultPort = 10250
+
+// Config says how the node registers and serves.
+type Config struct {
+	Name       string
+	InternalIP net.IP
+	Port       int    // kubelet API port
+	Kubeconfig string // the node's own identity (system:node:<Name>)
+	CAFile     string // cluster CA: verifies API server client certificates
+	CertFile   string // kubelet serving certificate
+	KeyFile    string
+	PodsDir    string // per-pod state and logs
+	DataDir    string // for the ephemeral-storage capacity
+	Version    string // reported as the kubelet version
+	// Progress receives one short line per notable step, for people.
+	Progress func(format string, args ...any)
+}
+
+// Node is a running node agent.
+type Node struct {
+	cfg     Config
+	runtime *runtime.Runtime
+	vk      *nodeutil.Node
+}
+
+// New prepares the node agent; Run starts it.
+func New(cfg Config) (*Node, error) {
+	rest, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("node kubeconfig %s: %w", cfg.Kubeconfig, err)
+	}
+	rest.QPS, rest.Burst = 200, 400
+	client, err := kubernetes.NewForConfig(rest)
+	if err != nil {
+		return nil, err
+	}
+	// Processes a crashed skiff left behind are killed before syncing, so
+	// every pod the API holds runs exactly once.
+	killed, err := runtime.CleanOrphans(cfg.PodsDir)
+	if err != nil {
+		return nil, fmt.Errorf("cleaning pods left by an earlier skiff: %w", err)
+	}
+	if killed > 0 && cfg.Progress != nil {
+		cfg.Progress("stopped %d container process group(s) left by an earlier skiff; their pods restart", killed)
+	}
+	rt, err := runtime.New(cfg.PodsDir, cfg.InternalIP.String())
+	if err != nil {
+		return nil, err
+	}
+	spec, err := nodeObject(cfg)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := nodeutil.WebhookAuth(client, cfg.Name, func(c *nodeutil.WebhookAuthConfig) error {
+		ca, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", cfg.CAFile)
+		if err != nil {
+			return fmt.Errorf("kubelet client CA: %w", err)
+		}
+		c.AuthnConfig.ClientCertificateCAContentProvider = ca
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kubelet API authentication: %w", err)
+	}
+	mux := http.NewServeMux()
+	n := &Node{cfg: cfg, runtime: rt}
+	vk, err := nodeutil.NewNode(cfg.Name,
+		func(nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
+			return &provider{rt: rt}, nil, nil
+		},
+		nodeutil.WithClient(client),
+		func(c *nodeutil.NodeConfig) error {
+			c.NodeSpec = *spec
+			c.HTTPListenAddr = net.JoinHostPort(cfg.InternalIP.String(), strconv.Itoa(cfg.Port))
+			c.Handler = nodeutil.WithAuth(auth, mux)
+			c.NumWorkers = 10
+			c.StreamIdleTimeout = 4 * time.Hour
+			c.StreamCreationTimeout = 30 * time.Second
+			return nil
+		},
+		nodeutil.WithTLSConfig(nodeutil.WithKeyPairFromPath(cfg.CertFile, cfg.KeyFile), func(t *tls.Config) error {
+			// The authenticator verifies client certificates against the CA.
+			t.ClientAuth = tls.RequestClientCert
+			return nil
+		}),
+		nodeutil.AttachProviderRoutes(mux),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("creating node %s: %w", cfg.Name, err)
+	}
+	n.vk = vk
+	return n, nil
+}
+
+// Run registers the node and syncs pods until ctx ends; ready is called
+// once the node is registered and Ready. On the way out every pod process is
+// stopped.
+func (n *Node) Run(ctx context.Context, ready func()) error {
+	errc := make(chan error, 1)
+	go func() { errc <- n.vk.Run(ctx) }()
+	select {
+	case <-n.vk.Ready():
+		if ready != nil {
+			ready()
+		}
+	case err := <-errc:
+		n.runtime.Shutdown(10 * time.Second)
+		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
+	}
+	err := <-errc
+	n.runtime.Shutdown(10 * time.Second)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
+	}
+	return nil
+}

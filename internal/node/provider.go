@@ -1,0 +1,147 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
+	corev1 "k8s.io/api/core/v1"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+	utilexec "k8s.io/utils/exec"
+
+	"github.com/skiff-dev/skiff/internal/node/runtime"
+)
+
+// provider adapts the process runtime to virtual-kubelet's interfaces.
+type provider struct{ rt *runtime.Runtime }
+
+func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
+	return p.rt.CreatePod(ctx, pod)
+}
+func (p *provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
+	return p.rt.UpdatePod(ctx, pod)
+}
+func (p *provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
+	return p.rt.DeletePod(ctx, pod)
+}
+
+func (p *provider) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+	pod, err := p.rt.GetPod(ctx, namespace, name)
+	if err == nil && pod == nil {
+		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, name)
+	}
+	return pod, err
+}
+
+func (p *provider) GetPodStatus(ctx context.Context, namespace, name string) (*corev1.PodStatus, error) {
+	st, err := p.rt.GetPodStatus(ctx, namespace, name)
+	if err == nil && st == nil {
+		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, name)
+	}
+	return st, err
+}
+
+func (p *provider) GetPods(ctx context.Context) ([]*corev1.Pod, error) { return p.rt.GetPods(ctx) }
+
+func (p *provider) NotifyPods(ctx context.Context, f func(*corev1.Pod)) { p.rt.NotifyPods(ctx, f) }
+
+// GetContainerLogs streams a container's log through a pipe.
+func (p *provider) GetContainerLogs(ctx context.Context, namespace, pod, container string, opts api.ContainerLogOpts) (io.ReadCloser, error) {
+	lo := runtime.LogOptions{Tail: -1, LimitBytes: opts.LimitBytes, Timestamps: opts.Timestamps, Follow: opts.Follow}
+	// virtual-kubelet cannot tell "--tail=0" from no --tail; both read all.
+	if opts.Tail > 0 {
+		lo.Tail = opts.Tail
+	}
+	switch {
+	case !opts.SinceTime.IsZero():
+		lo.Since = opts.SinceTime
+	case opts.SinceSeconds > 0:
+		lo.Since = time.Now().Add(-time.Duration(opts.SinceSeconds) * time.Second)
+	}
+	r, w := io.Pipe()
+	go func() {
+		w.CloseWithError(p.rt.Logs(ctx, namespace, pod, container, lo, opts.Previous, w))
+	}()
+	return r, nil
+}
+
+// RunInContainer serves kubectl exec.
+func (p *provider) RunInContainer(ctx context.Context, namespace, pod, container string, cmd []string, attach api.AttachIO) error {
+	stdio := runtime.ExecIO{Stdin: attach.Stdin(), TTY: attach.TTY()}
+	if out := attach.Stdout(); out != nil {
+		stdio.Stdout = out
+		defer out.Close()
+	}
+	if errOut := attach.Stderr(); errOut != nil {
+		stdio.Stderr = errOut
+		defer errOut.Close()
+	}
+	if stdio.TTY {
+		sizes := make(chan [2]uint16)
+		stdio.Resize = sizes
+		go func() {
+			defer close(sizes)
+			for {
+				select {
+				case s, ok := <-attach.Resize():
+					if !ok {
+						return
+					}
+					sizes <- [2]uint16{s.Width, s.Height}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	err := p.rt.Exec(ctx, namespace, pod, container, cmd, stdio)
+	var ee *runtime.ExitError
+	if errors.As(err, &ee) {
+		return utilexec.CodeExitError{Err: err, Code: ee.Code}
+	}
+	return err
+}
+
+// AttachToContainer is not supported yet: containers' stdin is not kept.
+func (p *provider) AttachToContainer(ctx context.Context, namespace, pod, container string, attach api.AttachIO) error {
+	return errdefs.InvalidInputf("attach to %s/%s is not supported by the skiff node yet; use kubectl logs -f or kubectl exec", namespace, pod)
+}
+
+// PortForward connects to the port on the pod. Pods share the node's
+// network until pod networking lands, so the pod's port is on loopback.
+func (p *provider) PortForward(ctx context.Context, namespace, pod string, port int32, stream io.ReadWriteCloser) error {
+	defer stream.Close()
+	if got, _ := p.rt.GetPod(ctx, namespace, pod); got == nil {
+		return errdefs.NotFoundf("pod %s/%s is not on this node", namespace, pod)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
+	if err != nil {
+		return fmt.Errorf("port-forward to %s/%s port %d: %w", namespace, pod, port, err)
+	}
+	defer conn.Close()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(conn, stream); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(stream, conn); done <- struct{}{} }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// GetStatsSummary and GetMetricsResource belong to the metrics issue.
+func (p *provider) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, error) {
+	return nil, errdefs.InvalidInput("stats are not implemented by the skiff node yet")
+}
+
+func (p *provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
+	return nil, errdefs.InvalidInput("resource metrics are not implemented by the skiff node yet")
+}

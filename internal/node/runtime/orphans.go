@@ -1,0 +1,85 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// A pid file records a container instance's process group leader with its
+// start time, so that a later skiff can find the processes a crashed one
+// left behind without mistaking a reused pid for them.
+const pidSuffix = ".pid"
+
+func writePIDFile(path string, pid int) error {
+	start, err := processStartTime(pid)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(fmt.Sprintf("%d %d\n", pid, start)), 0o600)
+}
+
+// processStartTime reads field 22 of /proc/<pid>/stat (clock ticks after
+// boot), which together with the pid identifies a process.
+func processStartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after it do not.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// CleanOrphans kills the process groups that pid files under root name and
+// that still run, then removes the stale pod directories. It runs before
+// the node syncs pods, so the controllers' pods start afresh, once each.
+func CleanOrphans(root string) (killed int, err error) {
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, pidSuffix) {
+			return nil
+		}
+		var pid int
+		var start uint64
+		data, rerr := os.ReadFile(path)
+		if rerr != nil {
+			return nil
+		}
+		if _, serr := fmt.Sscanf(string(data), "%d %d", &pid, &start); serr != nil || pid <= 1 {
+			return nil
+		}
+		if now, serr := processStartTime(pid); serr == nil && now == start {
+			if syscall.Kill(-pid, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return killed, err
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return killed, nil
+		}
+		return killed, err
+	}
+	for _, e := range entries {
+		if rerr := os.RemoveAll(filepath.Join(root, e.Name())); rerr != nil {
+			err = rerr
+		}
+	}
+	return killed, err
+}
