@@ -9,7 +9,7 @@ SKIFF=${SKIFF_BIN:-bin/skiff}
 RUNS=${1:-5}
 IDLE_SECONDS=${IDLE_SECONDS:-60}
 work=$(mktemp -d /tmp/skiff-bench.XXXXXX)
-api=$((20000 + RANDOM % 20000)); etcd=$((api + 2))
+api=$((20000 + RANDOM % 20000)); etcd=$((api + 2)); kubelet=$((api + 5))
 cleanup() {
   "$SKIFF" down --data-dir "$work/data" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -17,7 +17,7 @@ cleanup() {
 trap cleanup EXIT
 
 now() { date +%s.%N; }
-up() { HOME=$work "$SKIFF" up -d --data-dir "$work/data" --api-port $api --etcd-port $etcd --write-kubeconfig=false >/dev/null; }
+up() { HOME=$work "$SKIFF" up -d --data-dir "$work/data" --api-port $api --etcd-port $etcd --kubelet-port $kubelet --write-kubeconfig=false >/dev/null 2>&1; }
 down() { "$SKIFF" down --data-dir "$work/data" >/dev/null; }
 median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
 range() { sort -n | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.2f-%.2f", lo, hi}'; }

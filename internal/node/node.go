@@ -11,9 +11,13 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/skiff-dev/skiff/internal/node/runtime"
 )
@@ -42,6 +46,8 @@ type Node struct {
 	cfg     Config
 	runtime *runtime.Runtime
 	vk      *nodeutil.Node
+	events  record.EventBroadcaster
+	client  kubernetes.Interface
 }
 
 // New prepares the node agent; Run starts it.
@@ -83,8 +89,13 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubelet API authentication: %w", err)
 	}
+	events := record.NewBroadcaster()
+	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.Name})
+	rt.SetRecorder(func(pod *corev1.Pod, eventType, reason, message string) {
+		recorder.Event(pod, eventType, reason, message)
+	})
 	mux := http.NewServeMux()
-	n := &Node{cfg: cfg, runtime: rt}
+	n := &Node{cfg: cfg, runtime: rt, events: events, client: client}
 	vk, err := nodeutil.NewNode(cfg.Name,
 		func(nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 			return &provider{rt: rt}, nil, nil
@@ -92,6 +103,7 @@ func New(cfg Config) (*Node, error) {
 		nodeutil.WithClient(client),
 		func(c *nodeutil.NodeConfig) error {
 			c.NodeSpec = *spec
+			c.EventRecorder = recorder
 			c.HTTPListenAddr = net.JoinHostPort(cfg.InternalIP.String(), strconv.Itoa(cfg.Port))
 			c.Handler = nodeutil.WithAuth(auth, mux)
 			c.NumWorkers = 10
@@ -117,6 +129,8 @@ func New(cfg Config) (*Node, error) {
 // once the node is registered and Ready. On the way out every pod process is
 // stopped.
 func (n *Node) Run(ctx context.Context, ready func()) error {
+	n.events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: n.client.CoreV1().Events("")})
+	defer n.events.Shutdown()
 	errc := make(chan error, 1)
 	go func() { errc <- n.vk.Run(ctx) }()
 	select {

@@ -70,7 +70,7 @@ func TestSeed000PythonPod(t *testing.T) {
 	})
 	t.Run("describe", func(t *testing.T) {
 		out := in.mustKubectl("describe", "pod", "python3-pod")
-		for _, want := range []string{"Scheduled", "Exit Code:    0", "Completed", "python:3.6"} {
+		for _, want := range []string{"Scheduled", "Exit Code:    0", "Completed", "python:3.6", "Started container python3-container", "is not pulled"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("describe lacks %q:\n%s", want, out)
 			}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,9 +24,11 @@ const (
 
 // podRun is one pod's processes and status.
 type podRun struct {
-	rt  *Runtime
-	uid types.UID
-	dir string
+	rt        *Runtime
+	uid       types.UID
+	namespace string
+	name      string
+	dir       string
 
 	ctx    context.Context // ends when the pod is stopped
 	cancel context.CancelFunc
@@ -38,7 +41,7 @@ type podRun struct {
 
 func newPodRun(rt *Runtime, pod *corev1.Pod, dir string) *podRun {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &podRun{rt: rt, uid: pod.UID, dir: dir, ctx: ctx, cancel: cancel, pod: pod,
+	return &podRun{rt: rt, uid: pod.UID, namespace: pod.Namespace, name: pod.Name, dir: dir, ctx: ctx, cancel: cancel, pod: pod,
 		instances: map[string]*instance{}, finished: make(chan struct{})}
 }
 
@@ -54,6 +57,11 @@ func (pr *podRun) updateMeta(pod *corev1.Pod) {
 	status := pr.pod.Status
 	pr.pod = pod.DeepCopy()
 	pr.pod.Status = status
+}
+
+// event records a kubelet event about this pod.
+func (pr *podRun) event(eventType, reason, format string, args ...any) {
+	pr.rt.record(pr.snapshot(), eventType, reason, fmt.Sprintf(format, args...))
 }
 
 func (pr *podRun) gracePeriod() time.Duration {
@@ -145,7 +153,7 @@ func (pr *podRun) supervise(c *corev1.Container, init bool) int {
 			return -1
 		}
 		started := pr.rt.now()
-		code, term := pr.runOnce(c, restarts, statuses)
+		code, term := pr.runOnce(c, init, restarts, statuses)
 		pr.update(func(st *corev1.PodStatus) {
 			cs := containerStatus(statuses(st), c)
 			cs.Ready, cs.Started = false, ptr(false)
@@ -158,10 +166,11 @@ func (pr *podRun) supervise(c *corev1.Container, init bool) int {
 		if pr.rt.now().Sub(started) > backoffReset {
 			backoff = pr.rt.backoffInitial
 		}
+		pr.event(corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s", c.Name, pr.name)
 		pr.update(func(st *corev1.PodStatus) {
 			cs := containerStatus(statuses(st), c)
 			cs.LastTerminationState = cs.State
-			cs.State = waiting("CrashLoopBackOff", "back-off "+backoff.String()+" restarting failed container="+c.Name+" pod="+pr.pod.Name)
+			cs.State = waiting("CrashLoopBackOff", "back-off "+backoff.String()+" restarting failed container="+c.Name+" pod="+pr.name)
 		})
 		select {
 		case <-pr.ctx.Done():
@@ -173,12 +182,18 @@ func (pr *podRun) supervise(c *corev1.Container, init bool) int {
 }
 
 // runOnce starts one instance of c and waits for it to end.
-func (pr *podRun) runOnce(c *corev1.Container, restarts int, statuses func(*corev1.PodStatus) *[]corev1.ContainerStatus) (int, *corev1.ContainerStateTerminated) {
+func (pr *podRun) runOnce(c *corev1.Container, init bool, restarts int, statuses func(*corev1.PodStatus) *[]corev1.ContainerStatus) (int, *corev1.ContainerStateTerminated) {
+	if restarts == 0 {
+		pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: the skiff node runs containers as local processes", c.Image)
+	}
 	inst, err := pr.start(c, restarts)
 	now := metav1.NewTime(pr.rt.now())
 	if err != nil {
+		pr.event(corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return 128, &corev1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: err.Error(), StartedAt: now, FinishedAt: now}
 	}
+	pr.event(corev1.EventTypeNormal, "Created", "Created container %s", c.Name)
+	pr.event(corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
 	pr.mu.Lock()
 	pr.instances[c.Name] = inst
 	pr.mu.Unlock()
@@ -189,10 +204,16 @@ func (pr *podRun) runOnce(c *corev1.Container, restarts int, statuses func(*core
 		}
 		cs.RestartCount = int32(restarts)
 		cs.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}
-		cs.Started, cs.Ready = ptr(true), true
+		started, ready := initialReadiness(c)
+		cs.Started, cs.Ready = ptr(started), ready
 		cs.ContainerID = "skiff://" + string(pr.uid) + "/" + c.Name + "/" + strconv.Itoa(restarts)
 	})
+	probeCtx, stopProbes := context.WithCancel(pr.ctx)
+	if !init {
+		go (&prober{pr: pr, c: c, inst: inst, statuses: statuses}).run(probeCtx)
+	}
 	code := inst.wait()
+	stopProbes()
 	pr.mu.Lock()
 	delete(pr.instances, c.Name)
 	pr.mu.Unlock()
@@ -212,14 +233,19 @@ func (pr *podRun) runOnce(c *corev1.Container, restarts int, statuses func(*core
 
 // stop ends the pod: no more restarts, SIGTERM to every process tree, and
 // SIGKILL for what is left after grace.
-func (pr *podRun) stop(grace time.Duration, _ string) {
+func (pr *podRun) stop(grace time.Duration, reason string) {
 	pr.cancel()
 	pr.mu.Lock()
 	running := make([]*instance, 0, len(pr.instances))
-	for _, inst := range pr.instances {
+	names := make([]string, 0, len(pr.instances))
+	for name, inst := range pr.instances {
 		running = append(running, inst)
+		names = append(names, name)
 	}
 	pr.mu.Unlock()
+	for _, name := range names {
+		pr.event(corev1.EventTypeNormal, reason, "Stopping container %s", name)
+	}
 	var wg sync.WaitGroup
 	for _, inst := range running {
 		wg.Add(1)

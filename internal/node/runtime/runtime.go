@@ -23,6 +23,7 @@ type Runtime struct {
 	notify func(*corev1.Pod)
 	now    func() time.Time
 	hostIP string
+	record Recorder
 	// backoffInitial is the first restart delay (upstream: 10s).
 	backoffInitial time.Duration
 }
@@ -40,10 +41,18 @@ func New(root, hostIP string) (*Runtime, error) {
 		notify: func(*corev1.Pod) {},
 		now:    time.Now,
 		hostIP: hostIP,
+		record: func(*corev1.Pod, string, string, string) {},
 
 		backoffInitial: backoffInitial,
 	}, nil
 }
+
+// Recorder receives the events a kubelet would record for a pod
+// (eventType is corev1.EventTypeNormal or EventTypeWarning).
+type Recorder func(pod *corev1.Pod, eventType, reason, message string)
+
+// SetRecorder sets where pod events go; call it before pods are created.
+func (r *Runtime) SetRecorder(rec Recorder) { r.record = rec }
 
 // NotifyPods registers the callback that receives every status change.
 func (r *Runtime) NotifyPods(_ context.Context, f func(*corev1.Pod)) {

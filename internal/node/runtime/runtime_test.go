@@ -48,7 +48,7 @@ func (b *podBuilder) restart(p corev1.RestartPolicy) *podBuilder {
 
 func newRuntime(t *testing.T) *Runtime {
 	t.Helper()
-	rt, err := New(t.TempDir(), "192.0.2.10")
+	rt, err := New(t.TempDir(), "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,9 +272,10 @@ func TestCleanOrphansKillsWhatACrashLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, crashed, "orphan", "Running", phase(corev1.PodRunning))
-	crashed.mu.Lock()
-	pid := crashed.pods[pod.UID].instances["main"].cmd.Process.Pid
-	crashed.mu.Unlock()
+	pr := crashed.lookup("default", "orphan")
+	pr.mu.Lock()
+	pid := pr.instances["main"].cmd.Process.Pid
+	pr.mu.Unlock()
 	// The crashed runtime is simply abandoned, as after kill -9 of skiff.
 	killed, err := CleanOrphans(root)
 	if err != nil {
