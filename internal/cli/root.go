@@ -11,10 +11,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
+	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
 // Main runs skiff with args and returns the process exit code.
 func Main(args []string) int {
+	// A re-executed skiff that is a pod's sandbox only builds the
+	// container's view and becomes its command; it returns on failure.
+	if spec := os.Getenv(sandbox.EnvSpec); spec != "" {
+		err := sandbox.Child(spec)
+		fmt.Fprintln(os.Stderr, "skiff sandbox:", err)
+		return sandbox.ExitStartError
+	}
 	if err := Run(context.Background(), args, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		return 1

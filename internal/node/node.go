@@ -37,6 +37,9 @@ type Config struct {
 	PodsDir    string // per-pod state and logs
 	DataDir    string // for the ephemeral-storage capacity
 	Version    string // reported as the kubelet version
+	// Sandboxes runs each container in its own namespaces and root; else
+	// containers are plain process groups on the host.
+	Sandboxes bool
 	// Progress receives one short line per notable step, for people.
 	Progress func(format string, args ...any)
 }
@@ -88,6 +91,10 @@ func New(cfg Config) (*Node, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kubelet API authentication: %w", err)
+	}
+	if cfg.Sandboxes {
+		// The running binary, even if the file was replaced since.
+		rt.UseSandboxes("/proc/self/exe")
 	}
 	events := record.NewBroadcaster()
 	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.Name})

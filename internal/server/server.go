@@ -15,6 +15,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/instance"
 	"github.com/skiff-dev/skiff/internal/node"
+	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
 // Run brings the cluster up on o's data dir and keeps it running until ctx
@@ -134,6 +135,10 @@ func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string
 	if err := node.EnsureRBAC(ctx, layout.Kubeconfig, name); err != nil {
 		return fmt.Errorf("node permissions: %w", err)
 	}
+	sandboxes, why := sandbox.Available()
+	if !sandboxes {
+		progress("warning: %s, so pods run as plain processes: no private filesystem view, PID, IPC or hostname per pod", why)
+	}
 	n, err := node.New(node.Config{
 		Name:       name,
 		InternalIP: ip,
@@ -145,6 +150,7 @@ func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string
 		PodsDir:    filepath.Join(layout.Root, "pods"),
 		DataDir:    layout.Root,
 		Version:    instance.CurrentVersions().Kubernetes,
+		Sandboxes:  sandboxes,
 		Progress:   progress,
 	})
 	if err != nil {

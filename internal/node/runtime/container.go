@@ -13,6 +13,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
 // defaultPath is what a container gets when its env sets no PATH.
@@ -20,13 +22,18 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // instance is one run of a container: a process group.
 type instance struct {
-	cmd     *exec.Cmd
-	logPath string
-	logs    []*logWriter
-	logFile *os.File
-	done    chan struct{}
-	code    int
-	once    sync.Once
+	cmd        *exec.Cmd
+	sandboxDir string   // set when the instance runs in a sandbox
+	env        []string // its environment and working dir, for exec
+	dir        string
+	logPath    string
+	logs       []*logWriter
+	logFile    *os.File
+	done       chan struct{}
+	code       int
+	// startError is why a sandboxed command never started.
+	startError string
+	once       sync.Once
 }
 
 // ErrNoCommand means neither the pod nor an image map says what to run.
@@ -65,26 +72,6 @@ func argv(c *corev1.Container, env map[string]string) ([]string, error) {
 	return out, nil
 }
 
-// lookPath finds file in the container's PATH.
-func lookPath(file, path, dir string) (string, error) {
-	if strings.Contains(file, "/") {
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(dir, file)
-		}
-		if fi, err := os.Stat(file); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			return "", fmt.Errorf("exec: %q: no such executable file", file)
-		}
-		return file, nil
-	}
-	for _, d := range filepath.SplitList(path) {
-		p := filepath.Join(d, file)
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", file)
-}
-
 // start launches one instance of c, logging to its own file.
 func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	pod := pr.snapshot()
@@ -96,10 +83,6 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	dir := c.WorkingDir
 	if dir == "" {
 		dir = "/"
-	}
-	path, err := lookPath(args[0], env["PATH"], dir)
-	if err != nil {
-		return nil, err
 	}
 	logDir := filepath.Join(pr.dir, c.Name)
 	if err := os.MkdirAll(logDir, 0o700); err != nil {
@@ -113,9 +96,13 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	mu := &sync.Mutex{}
 	stdout := &logWriter{mu: mu, f: f, stream: "stdout"}
 	stderr := &logWriter{mu: mu, f: f, stream: "stderr"}
-	cmd := &exec.Cmd{Path: path, Args: args, Env: envList, Dir: dir, Stdout: stdout, Stderr: stderr}
-	// Its own process group, so that stopping it reaches the whole tree.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	base := strings.TrimSuffix(logPath, ".log")
+	cmd, sandboxDir, err := pr.command(pod, args, envList, dir, base+".sandbox")
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	// When the main process exits the container is over: a background child
 	// still holding its output must not keep Wait from returning.
 	cmd.WaitDelay = 500 * time.Millisecond
@@ -123,13 +110,14 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		f.Close()
 		return nil, fmt.Errorf("starting container %q: %w", c.Name, err)
 	}
-	if err := writePIDFile(strings.TrimSuffix(logPath, ".log")+pidSuffix, cmd.Process.Pid); err != nil {
+	if err := writePIDFile(base+pidSuffix, cmd.Process.Pid); err != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		f.Close()
 		return nil, fmt.Errorf("recording container %q: %w", c.Name, err)
 	}
-	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{})}
+	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{}),
+		sandboxDir: sandboxDir, env: envList, dir: dir}
 	go inst.reap()
 	return inst, nil
 }
@@ -137,6 +125,9 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 func (inst *instance) reap() {
 	err := inst.cmd.Wait()
 	inst.code = exitCode(inst.cmd.ProcessState, err)
+	if inst.sandboxDir != "" && inst.code == sandbox.ExitStartError {
+		inst.startError = sandbox.StartError(inst.sandboxDir)
+	}
 	for _, w := range inst.logs {
 		_ = w.Close()
 	}
@@ -177,4 +168,32 @@ func (inst *instance) terminate(grace time.Duration) {
 		_ = syscall.Kill(pgid, syscall.SIGKILL)
 		<-inst.done
 	})
+}
+
+// command builds the process for one container instance: in a sandbox when
+// the runtime has them, else a plain process group on the host.
+func (pr *podRun) command(pod *corev1.Pod, args, env []string, dir, sandboxDir string) (*exec.Cmd, string, error) {
+	if self := pr.rt.sandboxSelf; self != "" {
+		cmd, err := sandbox.Command(self, sandbox.Spec{
+			Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Args: args, Env: env, Dir: dir,
+		})
+		return cmd, sandboxDir, err
+	}
+	path, err := sandbox.LookPath(args[0], envValue(env, "PATH"), dir)
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := &exec.Cmd{Path: path, Args: args, Env: env, Dir: dir}
+	// Its own process group, so that stopping it reaches the whole tree.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd, "", nil
+}
+
+func envValue(env []string, name string) string {
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, name+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/creack/pty"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
 // ExecIO is the caller's side of `kubectl exec`.
@@ -53,18 +55,30 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 	if len(cmd) == 0 {
 		return errors.New("no command given")
 	}
-	env, envList := containerEnv(p, c)
-	dir := c.WorkingDir
-	if dir == "" {
-		dir = "/"
+	pr.mu.Lock()
+	inst := pr.instances[container]
+	pr.mu.Unlock()
+	if inst == nil {
+		return fmt.Errorf("container %q in pod %s/%s is not running", container, namespace, pod)
 	}
-	path, err := lookPath(cmd[0], env["PATH"], dir)
-	if err != nil {
-		return err
+	var proc *exec.Cmd
+	if inst.sandboxDir != "" {
+		proc = sandbox.EnterCommand(inst.cmd.Process.Pid, cmd, inst.env)
+	} else {
+		path, err := sandbox.LookPath(cmd[0], envValue(inst.env, "PATH"), inst.dir)
+		if err != nil {
+			return err
+		}
+		proc = exec.Command(path, cmd[1:]...)
+		proc.Args[0] = cmd[0]
+		proc.Env, proc.Dir = inst.env, inst.dir
 	}
-	proc := exec.CommandContext(ctx, path, cmd[1:]...)
-	proc.Args[0] = cmd[0]
-	proc.Env, proc.Dir = envList, dir
+	stop := context.AfterFunc(ctx, func() {
+		if proc.Process != nil {
+			_ = syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
+		}
+	})
+	defer stop()
 	if stdio.TTY {
 		return runTTY(proc, stdio)
 	}

@@ -221,6 +221,10 @@ func (pr *podRun) runOnce(c *corev1.Container, init bool, restarts int, statuses
 	if code != 0 {
 		reason = "Error"
 	}
+	if inst.startError != "" {
+		pr.event(corev1.EventTypeWarning, "Failed", "Error: %s", inst.startError)
+		return code, &corev1.ContainerStateTerminated{ExitCode: int32(code), Reason: "StartError", Message: inst.startError, StartedAt: now, FinishedAt: metav1.NewTime(pr.rt.now())}
+	}
 	term := &corev1.ContainerStateTerminated{
 		ExitCode: int32(code), Reason: reason, StartedAt: now, FinishedAt: metav1.NewTime(pr.rt.now()),
 		ContainerID: "skiff://" + string(pr.uid) + "/" + c.Name + "/" + strconv.Itoa(restarts),

@@ -24,6 +24,9 @@ type Runtime struct {
 	now    func() time.Time
 	hostIP string
 	record Recorder
+	// sandboxSelf, when set, is the skiff binary that containers start
+	// through to get their own namespaces and root (see package sandbox).
+	sandboxSelf string
 	// backoffInitial is the first restart delay (upstream: 10s).
 	backoffInitial time.Duration
 }
@@ -50,6 +53,10 @@ func New(root, hostIP string) (*Runtime, error) {
 // Recorder receives the events a kubelet would record for a pod
 // (eventType is corev1.EventTypeNormal or EventTypeWarning).
 type Recorder func(pod *corev1.Pod, eventType, reason, message string)
+
+// UseSandboxes makes every container start in a sandbox, by re-executing
+// self (the skiff binary). Call it before pods are created.
+func (r *Runtime) UseSandboxes(self string) { r.sandboxSelf = self }
 
 // SetRecorder sets where pod events go; call it before pods are created.
 func (r *Runtime) SetRecorder(rec Recorder) { r.record = rec }

@@ -1,0 +1,113 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-dev/skiff/internal/node/sandbox"
+)
+
+// TestMain lets this test binary act as the sandbox child, as skiff does.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(sandbox.EnvSpec); spec != "" {
+		err := sandbox.Child(spec)
+		fmt.Fprintln(os.Stderr, "sandbox:", err)
+		os.Exit(sandbox.ExitStartError)
+	}
+	os.Exit(m.Run())
+}
+
+func sandboxedRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	if ok, why := sandbox.Available(); !ok {
+		t.Skipf("sandboxes unavailable here: %s", why)
+	}
+	rt := newRuntime(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.UseSandboxes(self)
+	return rt
+}
+
+func TestSandboxIsolatesTheContainer(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	leak := fmt.Sprintf("/etc/skiff-sandbox-test-%d", time.Now().UnixNano())
+	script := strings.Join([]string{
+		"echo pid=$$$$",
+		"echo host=$(hostname)",
+		"echo procs=$(ls /proc | grep -c '^[0-9]')",
+		"echo written > " + leak,
+		"cat " + leak,
+	}, "; ")
+	pod := newPod("isolated").container("main", "sh", "-c", script).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "isolated", "finished", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	})
+	logs := logsOf(t, rt, "isolated", "main", LogOptions{Tail: -1})
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("phase %s, logs:\n%s", p.Status.Phase, logs)
+	}
+	for _, want := range []string{"pid=1\n", "host=isolated\n", "written\n"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	// sh, the $(...) subshell, ls and grep: nothing of the host's.
+	var procs int
+	if i := strings.Index(logs, "procs="); i < 0 {
+		t.Error("no process count in the logs")
+	} else if fmt.Sscanf(logs[i:], "procs=%d", &procs); procs > 5 {
+		t.Errorf("the sandbox sees %d processes; the host's leak in:\n%s", procs, logs)
+	}
+	if _, err := os.Stat(leak); err == nil {
+		os.Remove(leak)
+		t.Errorf("%s written in the sandbox leaked onto the host", leak)
+	}
+}
+
+func TestSandboxStartErrorAndExec(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	pod := newPod("nocmd").container("main", "definitely-not-installed").pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "nocmd", "Failed", phase(corev1.PodFailed))
+	term := p.Status.ContainerStatuses[0].State.Terminated
+	if term.Reason != "StartError" || !strings.Contains(term.Message, "not found") {
+		t.Errorf("terminated = %s %q, want StartError saying not found", term.Reason, term.Message)
+	}
+
+	pod = newPod("target").container("main", "sh", "-c", "echo inside > /tmp/mark; exec sleep 30").restart(corev1.RestartPolicyAlways).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "target", "Running", phase(corev1.PodRunning))
+	var out strings.Builder
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out.Reset()
+		err := rt.Exec(context.Background(), "default", "target", "main", []string{"sh", "-c", "cat /tmp/mark; hostname"}, ExecIO{Stdout: &out, Stderr: &out})
+		if err == nil && strings.Contains(out.String(), "inside") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := out.String(); got != "inside\ntarget\n" {
+		t.Errorf("exec in the sandbox saw %q, want its file and hostname", got)
+	}
+	err := rt.Exec(context.Background(), "default", "target", "main", []string{"sh", "-c", "exit 4"}, ExecIO{Stdout: &out, Stderr: &out})
+	if ee, ok := err.(*ExitError); !ok || ee.Code != 4 {
+		t.Errorf("exec exit 4 = %v", err)
+	}
+}

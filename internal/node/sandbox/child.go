@@ -1,0 +1,231 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Child runs in the re-executed skiff that is the sandbox's first process:
+// it builds the container's filesystem view and executes the command. It
+// returns only on failure, after recording why in the state dir.
+func Child(specPath string) error {
+	data, err := os.ReadFile(specPath)
+	if err != nil {
+		return err
+	}
+	var spec Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return fmt.Errorf("sandbox spec %s: %w", specPath, err)
+	}
+	// Opened before the root changes; closed by a successful exec.
+	report, err := os.OpenFile(filepath.Join(spec.StateDir, StartErrorFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	err = setup(spec)
+	if err == nil {
+		err = execCommand(spec)
+	}
+	_, _ = report.WriteString(err.Error())
+	report.Close()
+	return err
+}
+
+func setup(spec Spec) error {
+	// Nothing mounted here may propagate back to the host.
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	// The writable layer lives on a tmpfs: overlayfs refuses an upper
+	// directory inside its lower tree, and a pod's writes are meant to
+	// vanish with it.
+	fsDir := filepath.Join(spec.StateDir, "fs")
+	if err := os.MkdirAll(fsDir, 0o700); err != nil {
+		return err
+	}
+	opts := "mode=0755"
+	if spec.UpperSize > 0 {
+		opts += ",size=" + strconv.FormatInt(spec.UpperSize, 10)
+	}
+	if err := syscall.Mount("tmpfs", fsDir, "tmpfs", 0, opts); err != nil {
+		return fmt.Errorf("mounting the writable layer: %w", err)
+	}
+	upper, work, root := filepath.Join(fsDir, "upper"), filepath.Join(fsDir, "work"), filepath.Join(fsDir, "root")
+	for _, d := range []string{upper, work, root} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	lower := spec.Lower
+	if lower == "" {
+		lower = "/"
+	}
+	if err := syscall.Mount("overlay", root, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work); err != nil {
+		return fmt.Errorf("mounting the root overlay over %s: %w", lower, err)
+	}
+	if err := systemMounts(root); err != nil {
+		return err
+	}
+	for _, m := range spec.Mounts {
+		if err := volumeMount(root, m); err != nil {
+			return fmt.Errorf("volume at %s: %w", m.Target, err)
+		}
+	}
+	if err := writeIdentity(root, spec.Hostname); err != nil {
+		return err
+	}
+	if err := pivot(root); err != nil {
+		return err
+	}
+	if err := syscall.Sethostname([]byte(spec.Hostname)); err != nil {
+		return fmt.Errorf("setting hostname: %w", err)
+	}
+	dir := spec.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("working directory %s: %w", dir, err)
+	}
+	return os.Chdir(dir)
+}
+
+// systemMounts gives the new root a /proc of its PID namespace, the host's
+// devices, a private /dev/shm (its own IPC) and a read-only /sys.
+func systemMounts(root string) error {
+	in := func(p string) string { return filepath.Join(root, p) }
+	steps := []struct {
+		what string
+		do   func() error
+	}{
+		{"/proc", func() error {
+			return syscall.Mount("proc", in("/proc"), "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "")
+		}},
+		{"/dev", func() error { return syscall.Mount("/dev", in("/dev"), "", syscall.MS_BIND|syscall.MS_REC, "") }},
+		{"/dev/shm", func() error {
+			return syscall.Mount("shm", in("/dev/shm"), "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777,size=67108864")
+		}},
+		{"/sys", func() error { return syscall.Mount("/sys", in("/sys"), "", syscall.MS_BIND|syscall.MS_REC, "") }},
+		{"/sys (read-only)", func() error {
+			return syscall.Mount("", in("/sys"), "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, "")
+		}},
+	}
+	for _, s := range steps {
+		if err := os.MkdirAll(in(strings.TrimSuffix(s.what, " (read-only)")), 0o755); err != nil {
+			return err
+		}
+		if err := s.do(); err != nil {
+			return fmt.Errorf("mounting %s: %w", s.what, err)
+		}
+	}
+	return nil
+}
+
+func volumeMount(root string, m Mount) error {
+	if !filepath.IsAbs(m.Target) {
+		return fmt.Errorf("mount path %q is not absolute", m.Target)
+	}
+	target := filepath.Join(root, m.Target)
+	if m.Tmpfs {
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+		opts := "mode=0777"
+		if m.Size > 0 {
+			opts += ",size=" + strconv.FormatInt(m.Size, 10)
+		}
+		return syscall.Mount("tmpfs", target, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, opts)
+	}
+	fi, err := os.Stat(m.Source)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		err = os.MkdirAll(target, 0o755)
+	} else {
+		if err = os.MkdirAll(filepath.Dir(target), 0o755); err == nil {
+			var f *os.File
+			if f, err = os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+				f.Close()
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if err := syscall.Mount(m.Source, target, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+		return err
+	}
+	if m.ReadOnly {
+		return syscall.Mount("", target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, "")
+	}
+	return nil
+}
+
+// writeIdentity makes /etc/hostname and /etc/hosts name the pod.
+func writeIdentity(root, hostname string) error {
+	if err := os.WriteFile(filepath.Join(root, "etc/hostname"), []byte(hostname+"\n"), 0o644); err != nil {
+		return err
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
+	return os.WriteFile(filepath.Join(root, "etc/hosts"), []byte(hosts), 0o644)
+}
+
+// pivot makes root the filesystem root and drops the old one.
+func pivot(root string) error {
+	old := filepath.Join(root, ".skiff-oldroot")
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		return err
+	}
+	if err := syscall.PivotRoot(root, old); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := os.Chdir("/"); err != nil {
+		return err
+	}
+	if err := syscall.Unmount("/.skiff-oldroot", syscall.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching the host root: %w", err)
+	}
+	return os.Remove("/.skiff-oldroot")
+}
+
+func execCommand(spec Spec) error {
+	path := ""
+	for _, e := range spec.Env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	bin, err := LookPath(spec.Args[0], path, "")
+	if err != nil {
+		return err
+	}
+	return syscall.Exec(bin, spec.Args, spec.Env)
+}
+
+// LookPath finds file in path (a $PATH value); a name with a slash is
+// taken relative to dir.
+func LookPath(file, path, dir string) (string, error) {
+	if strings.Contains(file, "/") {
+		if !filepath.IsAbs(file) && dir != "" {
+			file = filepath.Join(dir, file)
+		}
+		if fi, err := os.Stat(file); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("exec: %q: no such executable file", file)
+		}
+		return file, nil
+	}
+	for _, d := range filepath.SplitList(path) {
+		p := filepath.Join(d, file)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", errors.New("exec: \"" + file + "\": executable file not found in $PATH")
+}

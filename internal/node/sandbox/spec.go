@@ -1,0 +1,108 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// EnvSpec names the spec file of a sandbox child; its presence in the
+// environment is what makes a re-executed skiff act as the child.
+const EnvSpec = "SKIFF_SANDBOX_SPEC"
+
+// StartErrorFile, in the state dir, holds why the child could not start the
+// command (the runtime reports it as a StartError, exit code 128).
+const StartErrorFile = "start-error"
+
+// ExitStartError is the child's exit code when the command did not start.
+const ExitStartError = 128
+
+// Mount is one volume inside the sandbox.
+type Mount struct {
+	Source   string `json:"source,omitempty"` // host path; empty with Tmpfs
+	Target   string `json:"target"`           // absolute path inside
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	Tmpfs    bool   `json:"tmpfs,omitempty"`
+	Size     int64  `json:"size,omitempty"` // tmpfs size in bytes; 0: default
+}
+
+// Spec is everything the child needs.
+type Spec struct {
+	Lower    string   `json:"lower"`    // root filesystem to overlay, "/" for the host's
+	StateDir string   `json:"stateDir"` // per-instance directory (mount points, errors)
+	Hostname string   `json:"hostname"`
+	Mounts   []Mount  `json:"mounts,omitempty"`
+	Args     []string `json:"args"`
+	Env      []string `json:"env"`
+	Dir      string   `json:"dir"`
+	// UpperSize caps the writable layer (bytes, 0: tmpfs default, half of RAM).
+	UpperSize int64 `json:"upperSize,omitempty"`
+}
+
+// Command returns the command that starts spec in a new sandbox: self
+// re-executed with new mount, PID, IPC and UTS namespaces.
+func Command(self string, spec Spec) (*exec.Cmd, error) {
+	if len(spec.Args) == 0 {
+		return nil, errors.New("sandbox spec has no command")
+	}
+	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(spec.StateDir, "spec.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(filepath.Join(spec.StateDir, StartErrorFile))
+	cmd := exec.Command(self)
+	cmd.Args = []string{"skiff-sandbox:" + filepath.Base(spec.Args[0])}
+	cmd.Env = []string{EnvSpec + "=" + path}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid:    true,
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+	}
+	return cmd, nil
+}
+
+// StartError returns what the child wrote about failing to start, if any.
+func StartError(stateDir string) string {
+	data, err := os.ReadFile(filepath.Join(stateDir, StartErrorFile))
+	// The child creates the file empty and writes only when it fails.
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// Available reports whether sandboxes can be made here, and if not, why.
+func Available() (bool, string) {
+	if os.Geteuid() != 0 {
+		return false, "skiff is not running as root"
+	}
+	data, err := os.ReadFile("/proc/filesystems")
+	if err != nil || !strings.Contains(string(data), "overlay") {
+		return false, "the kernel has no overlay filesystem"
+	}
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		return false, "nsenter (util-linux) is not installed, so kubectl exec could not enter pods"
+	}
+	return true, ""
+}
+
+// EnterCommand returns a command that runs argv inside the sandbox whose
+// first process is pid (for kubectl exec and exec probes), with env as its
+// environment, in that process's root and working directory.
+func EnterCommand(pid int, argv []string, env []string) *exec.Cmd {
+	args := []string{"-t", fmt.Sprint(pid), "-m", "-p", "-i", "-u", "-r", "-w", "--"}
+	cmd := exec.Command("nsenter", append(args, argv...)...)
+	cmd.Env = env
+	return cmd
+}
