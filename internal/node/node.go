@@ -22,6 +22,10 @@ import (
 	"github.com/skiff-dev/skiff/internal/node/runtime"
 )
 
+// memoryVolumeRoot holds emptyDir volumes with medium Memory: /dev/shm is
+// a tmpfs, so they live in RAM without skiff mounting anything.
+const memoryVolumeRoot = "/dev/shm/skiff-volumes"
+
 // DefaultPort is the kubelet API port.
 const DefaultPort = 10250
 
@@ -66,7 +70,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	// Processes a crashed skiff left behind are killed before syncing, so
 	// every pod the API holds runs exactly once.
-	killed, err := runtime.CleanOrphans(cfg.PodsDir)
+	killed, err := runtime.CleanOrphans(cfg.PodsDir, memoryVolumeRoot)
 	if err != nil {
 		return nil, fmt.Errorf("cleaning pods left by an earlier skiff: %w", err)
 	}
@@ -92,6 +96,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubelet API authentication: %w", err)
 	}
+	rt.AddScratchRoot(memoryVolumeRoot)
 	if cfg.Sandboxes {
 		// The running binary, even if the file was replaced since.
 		rt.UseSandboxes("/proc/self/exe")
@@ -104,7 +109,9 @@ func New(cfg Config) (*Node, error) {
 	mux := http.NewServeMux()
 	n := &Node{cfg: cfg, runtime: rt, events: events, client: client}
 	vk, err := nodeutil.NewNode(cfg.Name,
-		func(nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
+		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
+			vols := &volumes{client: client, configMaps: pc.ConfigMaps, secrets: pc.Secrets, memoryRoot: memoryVolumeRoot}
+			rt.SetVolumePreparer(vols.prepare)
 			return &provider{rt: rt}, nil, nil
 		},
 		nodeutil.WithClient(client),

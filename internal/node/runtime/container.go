@@ -22,18 +22,16 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // instance is one run of a container: a process group.
 type instance struct {
-	cmd        *exec.Cmd
-	sandboxDir string   // set when the instance runs in a sandbox
-	env        []string // its environment and working dir, for exec
-	dir        string
-	logPath    string
-	logs       []*logWriter
-	logFile    *os.File
-	done       chan struct{}
-	code       int
-	// startError is why a sandboxed command never started.
-	startError string
-	once       sync.Once
+	cmd       *exec.Cmd
+	sandboxed bool     // it runs in a sandbox
+	env       []string // its environment and working dir, for exec
+	dir       string
+	logPath   string
+	logs      []*logWriter
+	logFile   *os.File
+	done      chan struct{}
+	code      int
+	once      sync.Once
 }
 
 // ErrNoCommand means neither the pod nor an image map says what to run.
@@ -97,7 +95,7 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	stdout := &logWriter{mu: mu, f: f, stream: "stdout"}
 	stderr := &logWriter{mu: mu, f: f, stream: "stderr"}
 	base := strings.TrimSuffix(logPath, ".log")
-	cmd, sandboxDir, err := pr.command(pod, args, envList, dir, base+".sandbox")
+	cmd, report, err := pr.command(pod, c, args, envList, dir, base+".sandbox")
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -108,7 +106,21 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	cmd.WaitDelay = 500 * time.Millisecond
 	if err := cmd.Start(); err != nil {
 		f.Close()
+		if report != nil {
+			report.Abort()
+		}
 		return nil, fmt.Errorf("starting container %q: %w", c.Name, err)
+	}
+	if report != nil {
+		// Running means the command runs, not that the sandbox is still
+		// being built.
+		report.Started()
+		if err := report.Wait(time.Minute); err != nil {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = cmd.Wait()
+			f.Close()
+			return nil, err
+		}
 	}
 	if err := writePIDFile(base+pidSuffix, cmd.Process.Pid); err != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -117,7 +129,7 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		return nil, fmt.Errorf("recording container %q: %w", c.Name, err)
 	}
 	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{}),
-		sandboxDir: sandboxDir, env: envList, dir: dir}
+		sandboxed: report != nil, env: envList, dir: dir}
 	go inst.reap()
 	return inst, nil
 }
@@ -125,9 +137,6 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 func (inst *instance) reap() {
 	err := inst.cmd.Wait()
 	inst.code = exitCode(inst.cmd.ProcessState, err)
-	if inst.sandboxDir != "" && inst.code == sandbox.ExitStartError {
-		inst.startError = sandbox.StartError(inst.sandboxDir)
-	}
 	for _, w := range inst.logs {
 		_ = w.Close()
 	}
@@ -172,21 +181,28 @@ func (inst *instance) terminate(grace time.Duration) {
 
 // command builds the process for one container instance: in a sandbox when
 // the runtime has them, else a plain process group on the host.
-func (pr *podRun) command(pod *corev1.Pod, args, env []string, dir, sandboxDir string) (*exec.Cmd, string, error) {
+// The report is nil for a plain process.
+func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, args, env []string, dir, sandboxDir string) (*exec.Cmd, *sandbox.Report, error) {
 	if self := pr.rt.sandboxSelf; self != "" {
-		cmd, err := sandbox.Command(self, sandbox.Spec{
-			Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Args: args, Env: env, Dir: dir,
+		mounts, err := pr.mounts(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		return sandbox.Command(self, sandbox.Spec{
+			Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir,
 		})
-		return cmd, sandboxDir, err
+	}
+	if len(c.VolumeMounts) > 0 {
+		pr.event(corev1.EventTypeWarning, "VolumesNotMounted", "container %s runs without sandboxes, so its volumes are not mounted at their mount paths", c.Name)
 	}
 	path, err := sandbox.LookPath(args[0], envValue(env, "PATH"), dir)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	cmd := &exec.Cmd{Path: path, Args: args, Env: env, Dir: dir}
 	// Its own process group, so that stopping it reaches the whole tree.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return cmd, "", nil
+	return cmd, nil, nil
 }
 
 func envValue(env []string, name string) string {

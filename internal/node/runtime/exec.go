@@ -62,7 +62,7 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 		return fmt.Errorf("container %q in pod %s/%s is not running", container, namespace, pod)
 	}
 	var proc *exec.Cmd
-	if inst.sandboxDir != "" {
+	if inst.sandboxed {
 		proc = sandbox.EnterCommand(inst.cmd.Process.Pid, cmd, inst.env)
 	} else {
 		path, err := sandbox.LookPath(cmd[0], envValue(inst.env, "PATH"), inst.dir)

@@ -43,10 +43,16 @@ func processStartTime(pid int) (uint64, error) {
 }
 
 // CleanOrphans kills the process groups that pid files under root name and
-// that still run, then removes the stale pod directories. It runs before
-// the node syncs pods, so the controllers' pods start afresh, once each.
-func CleanOrphans(root string) (killed int, err error) {
-	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+// that still run, then removes the stale pod directories (and everything in
+// the scratch roots). It runs before the node syncs pods, so the
+// controllers' pods start afresh, once each.
+func CleanOrphans(root string, scratchRoots ...string) (killed int, err error) {
+	for _, s := range scratchRoots {
+		if rerr := os.RemoveAll(s); rerr != nil {
+			err = rerr
+		}
+	}
+	werr := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, pidSuffix) {
 			return nil
 		}
@@ -66,15 +72,15 @@ func CleanOrphans(root string) (killed int, err error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return killed, err
+	if werr != nil {
+		return killed, werr
 	}
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return killed, nil
+	entries, rerr := os.ReadDir(root)
+	if rerr != nil {
+		if os.IsNotExist(rerr) {
+			return killed, err
 		}
-		return killed, err
+		return killed, rerr
 	}
 	for _, e := range entries {
 		if rerr := os.RemoveAll(filepath.Join(root, e.Name())); rerr != nil {

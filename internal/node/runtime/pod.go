@@ -36,7 +36,9 @@ type podRun struct {
 	mu        sync.Mutex
 	pod       *corev1.Pod
 	instances map[string]*instance // running process per container
-	finished  chan struct{}        // closed when run returns
+	// volumePaths maps volume names to host paths once prepared.
+	volumePaths map[string]string
+	finished    chan struct{} // closed when run returns
 }
 
 func newPodRun(rt *Runtime, pod *corev1.Pod, dir string) *podRun {
@@ -120,6 +122,9 @@ func (pr *podRun) run() {
 			cs.State = waiting(reason, "")
 		}
 	})
+	if !pr.prepareVolumes(pod) {
+		return
+	}
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
 		if code := pr.supervise(c, true); code != 0 || pr.ctx.Err() != nil {
@@ -220,10 +225,6 @@ func (pr *podRun) runOnce(c *corev1.Container, init bool, restarts int, statuses
 	reason := "Completed"
 	if code != 0 {
 		reason = "Error"
-	}
-	if inst.startError != "" {
-		pr.event(corev1.EventTypeWarning, "Failed", "Error: %s", inst.startError)
-		return code, &corev1.ContainerStateTerminated{ExitCode: int32(code), Reason: "StartError", Message: inst.startError, StartedAt: now, FinishedAt: metav1.NewTime(pr.rt.now())}
 	}
 	term := &corev1.ContainerStateTerminated{
 		ExitCode: int32(code), Reason: reason, StartedAt: now, FinishedAt: metav1.NewTime(pr.rt.now()),

@@ -27,6 +27,10 @@ type Runtime struct {
 	// sandboxSelf, when set, is the skiff binary that containers start
 	// through to get their own namespaces and root (see package sandbox).
 	sandboxSelf string
+	volumes     VolumePreparer
+	// scratchRoots hold per-pod directories (named by pod UID) outside
+	// root, such as memory-backed volumes; they go with the pod.
+	scratchRoots []string
 	// backoffInitial is the first restart delay (upstream: 10s).
 	backoffInitial time.Duration
 }
@@ -57,6 +61,18 @@ type Recorder func(pod *corev1.Pod, eventType, reason, message string)
 // UseSandboxes makes every container start in a sandbox, by re-executing
 // self (the skiff binary). Call it before pods are created.
 func (r *Runtime) UseSandboxes(self string) { r.sandboxSelf = self }
+
+// AddScratchRoot registers a directory whose <pod UID> subdirectory is
+// removed with each pod.
+func (r *Runtime) AddScratchRoot(dir string) { r.scratchRoots = append(r.scratchRoots, dir) }
+
+// removePodDirs deletes everything the pod left on disk.
+func (r *Runtime) removePodDirs(pr *podRun) {
+	_ = os.RemoveAll(pr.dir)
+	for _, root := range r.scratchRoots {
+		_ = os.RemoveAll(filepath.Join(root, string(pr.uid)))
+	}
+}
 
 // SetRecorder sets where pod events go; call it before pods are created.
 func (r *Runtime) SetRecorder(rec Recorder) { r.record = rec }
@@ -134,7 +150,7 @@ func (r *Runtime) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 			final.DeletionTimestamp = &metav1.Time{Time: now}
 		}
 		r.publish(final)
-		_ = os.RemoveAll(pr.dir)
+		r.removePodDirs(pr)
 	}()
 	return nil
 }
@@ -196,7 +212,7 @@ func (r *Runtime) Shutdown(timeout time.Duration) {
 		go func() {
 			defer wg.Done()
 			pr.stop(min(timeout, pr.gracePeriod()), "Killing")
-			_ = os.RemoveAll(pr.dir)
+			r.removePodDirs(pr)
 		}()
 	}
 	wg.Wait()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,11 +24,9 @@ func Child(specPath string) error {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		return fmt.Errorf("sandbox spec %s: %w", specPath, err)
 	}
-	// Opened before the root changes; closed by a successful exec.
-	report, err := os.OpenFile(filepath.Join(spec.StateDir, StartErrorFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return err
-	}
+	// The start-up report (fd 3) closes when exec succeeds.
+	report := os.NewFile(3, "report")
+	syscall.CloseOnExec(3)
 	err = setup(spec)
 	if err == nil {
 		err = execCommand(spec)
@@ -99,7 +98,13 @@ func setup(spec Spec) error {
 // systemMounts gives the new root a /proc of its PID namespace, the host's
 // devices, a private /dev/shm (its own IPC) and a read-only /sys.
 func systemMounts(root string) error {
-	in := func(p string) string { return filepath.Join(root, p) }
+	in := func(p string) string {
+		joined, err := securejoin.SecureJoin(root, p)
+		if err != nil {
+			return filepath.Join(root, "nonexistent-"+filepath.Base(p))
+		}
+		return joined
+	}
 	steps := []struct {
 		what string
 		do   func() error
@@ -131,7 +136,12 @@ func volumeMount(root string, m Mount) error {
 	if !filepath.IsAbs(m.Target) {
 		return fmt.Errorf("mount path %q is not absolute", m.Target)
 	}
-	target := filepath.Join(root, m.Target)
+	// Symlinks in the path resolve inside the new root (/var/run -> /run
+	// on Debian), never out to the host's.
+	target, err := securejoin.SecureJoin(root, m.Target)
+	if err != nil {
+		return err
+	}
 	if m.Tmpfs {
 		if err := os.MkdirAll(target, 0o755); err != nil {
 			return err
@@ -146,6 +156,8 @@ func volumeMount(root string, m Mount) error {
 	if err != nil {
 		return err
 	}
+	// Creating the mount point goes through the resolved path, which holds
+	// no symlink left to follow.
 	if fi.IsDir() {
 		err = os.MkdirAll(target, 0o755)
 	} else {
@@ -170,11 +182,17 @@ func volumeMount(root string, m Mount) error {
 
 // writeIdentity makes /etc/hostname and /etc/hosts name the pod.
 func writeIdentity(root, hostname string) error {
-	if err := os.WriteFile(filepath.Join(root, "etc/hostname"), []byte(hostname+"\n"), 0o644); err != nil {
-		return err
-	}
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n"
-	return os.WriteFile(filepath.Join(root, "etc/hosts"), []byte(hosts), 0o644)
+	for name, content := range map[string]string{"/etc/hostname": hostname + "\n", "/etc/hosts": hosts} {
+		path, err := securejoin.SecureJoin(root, name)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pivot makes root the filesystem root and drops the old one.

@@ -50,9 +50,13 @@ func TestLookPath(t *testing.T) {
 func TestCommandWritesSpecAndAsksForNamespaces(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "c0")
 	spec := Spec{Lower: "/", StateDir: state, Hostname: "web-0", Args: []string{"python3", "api.py"}, Env: []string{"PATH=/usr/bin"}, Dir: "/app"}
-	cmd, err := Command("/proc/self/exe", spec)
+	cmd, report, err := Command("/proc/self/exe", spec)
 	if err != nil {
 		t.Fatal(err)
+	}
+	defer report.Abort()
+	if len(cmd.ExtraFiles) != 1 {
+		t.Errorf("child gets %d extra files, want the report pipe", len(cmd.ExtraFiles))
 	}
 	want := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS)
 	if cmd.SysProcAttr.Cloneflags != want || !cmd.SysProcAttr.Setpgid {
@@ -72,7 +76,7 @@ func TestCommandWritesSpecAndAsksForNamespaces(t *testing.T) {
 	if diff := cmp.Diff(spec, got); diff != "" {
 		t.Errorf("spec round trip (-want +got):\n%s", diff)
 	}
-	if _, err := Command("/proc/self/exe", Spec{StateDir: state}); err == nil {
+	if _, _, err := Command("/proc/self/exe", Spec{StateDir: state}); err == nil {
 		t.Error("Command accepted a spec without a command")
 	}
 }

@@ -4,20 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // EnvSpec names the spec file of a sandbox child; its presence in the
 // environment is what makes a re-executed skiff act as the child.
 const EnvSpec = "SKIFF_SANDBOX_SPEC"
-
-// StartErrorFile, in the state dir, holds why the child could not start the
-// command (the runtime reports it as a StartError, exit code 128).
-const StartErrorFile = "start-error"
 
 // ExitStartError is the child's exit code when the command did not start.
 const ExitStartError = 128
@@ -44,42 +42,62 @@ type Spec struct {
 	UpperSize int64 `json:"upperSize,omitempty"`
 }
 
+// Report is the parent's end of the child's start-up report: the child
+// writes why it failed, or execs the command, which closes the pipe (it is
+// close-on-exec in the child). So an empty report means the command runs.
+type Report struct{ r, w *os.File }
+
+// Started must be called once the child is started: it drops the parent's
+// copy of the write end, so the pipe closes when the child does.
+func (r *Report) Started() { r.w.Close() }
+
+// Wait returns the child's start error, or nil once the command runs.
+func (r *Report) Wait(timeout time.Duration) error {
+	defer r.r.Close()
+	_ = r.r.SetReadDeadline(time.Now().Add(timeout))
+	msg, err := io.ReadAll(r.r)
+	if len(msg) > 0 {
+		return errors.New(strings.TrimSpace(string(msg)))
+	}
+	if err != nil {
+		return fmt.Errorf("sandbox did not start within %s: %w", timeout, err)
+	}
+	return nil
+}
+
+// Abort closes both ends when the child could not be started at all.
+func (r *Report) Abort() { r.r.Close(); r.w.Close() }
+
 // Command returns the command that starts spec in a new sandbox: self
 // re-executed with new mount, PID, IPC and UTS namespaces.
-func Command(self string, spec Spec) (*exec.Cmd, error) {
+func Command(self string, spec Spec) (*exec.Cmd, *Report, error) {
 	if len(spec.Args) == 0 {
-		return nil, errors.New("sandbox spec has no command")
+		return nil, nil, errors.New("sandbox spec has no command")
 	}
 	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	data, err := json.Marshal(spec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	path := filepath.Join(spec.StateDir, "spec.json")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	_ = os.Remove(filepath.Join(spec.StateDir, StartErrorFile))
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
 	cmd := exec.Command(self)
+	cmd.ExtraFiles = []*os.File{w} // fd 3 in the child
 	cmd.Args = []string{"skiff-sandbox:" + filepath.Base(spec.Args[0])}
 	cmd.Env = []string{EnvSpec + "=" + path}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:    true,
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
 	}
-	return cmd, nil
-}
-
-// StartError returns what the child wrote about failing to start, if any.
-func StartError(stateDir string) string {
-	data, err := os.ReadFile(filepath.Join(stateDir, StartErrorFile))
-	// The child creates the file empty and writes only when it fails.
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(data))
+	return cmd, &Report{r: r, w: w}, nil
 }
 
 // Available reports whether sandboxes can be made here, and if not, why.

@@ -1,0 +1,104 @@
+package node
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+func listers(t *testing.T, objs ...any) (corev1listers.ConfigMapLister, corev1listers.SecretLister) {
+	t.Helper()
+	cms := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	secrets := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	for _, o := range objs {
+		var err error
+		switch o.(type) {
+		case *corev1.ConfigMap:
+			err = cms.Add(o)
+		case *corev1.Secret:
+			err = secrets.Add(o)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return corev1listers.NewConfigMapLister(cms), corev1listers.NewSecretLister(secrets)
+}
+
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestVolumesPrepare(t *testing.T) {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "ml"}, Data: map[string]string{"a": "1", "b": "2"}}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ml"}, Data: map[string][]byte{"token": []byte("x")}}
+	cmLister, secretLister := listers(t, cm, secret)
+	v := &volumes{configMaps: cmLister, secrets: secretLister, memoryRoot: t.TempDir()}
+	optional := true
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ml", UID: "u1", Labels: map[string]string{"b": "2", "a": "1"}},
+		Spec: corev1.PodSpec{Volumes: []corev1.Volume{
+			{Name: "all", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
+			{Name: "some", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"},
+				Items: []corev1.KeyToPath{{Key: "b", Path: "sub/b.txt"}}}}},
+			{Name: "secret", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "s"}}},
+			{Name: "maybe", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "absent", Optional: &optional}}},
+			{Name: "labels", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+				{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+				{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}},
+		}},
+	}
+	dir := t.TempDir()
+	paths, err := v.prepare(context.Background(), pod, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		volume string
+		want   map[string]string
+	}{
+		{"all", map[string]string{"a": "1", "b": "2"}},
+		{"some", map[string]string{"sub/b.txt": "2"}},
+		{"secret", map[string]string{"token": "x"}},
+		{"maybe", map[string]string{}},
+		{"labels", map[string]string{"labels": "a=\"1\"\nb=\"2\"", "name": "p"}},
+	}
+	for _, tt := range tests {
+		if diff := cmp.Diff(tt.want, readTree(t, paths[tt.volume])); diff != "" {
+			t.Errorf("volume %s (-want +got):\n%s", tt.volume, diff)
+		}
+	}
+}
+
+func TestVolumesMissingConfigMapIsAnError(t *testing.T) {
+	cmLister, secretLister := listers(t)
+	v := &volumes{configMaps: cmLister, secrets: secretLister}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ml"}, Spec: corev1.PodSpec{Volumes: []corev1.Volume{
+		{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "later"}}}},
+	}}}
+	_, err := v.prepare(context.Background(), pod, t.TempDir())
+	if err == nil || err.Error() != `volume "cfg": configmap "later" not found in namespace ml` {
+		t.Errorf("prepare = %v", err)
+	}
+}
