@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/runtime"
 )
 
@@ -44,6 +45,8 @@ type Config struct {
 	// Sandboxes runs each container in its own namespaces and root; else
 	// containers are plain process groups on the host.
 	Sandboxes bool
+	// Cgroups enforces each container's CPU, memory and pid limits.
+	Cgroups bool
 	// Progress receives one short line per notable step, for people.
 	Progress func(format string, args ...any)
 }
@@ -97,6 +100,14 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("kubelet API authentication: %w", err)
 	}
 	rt.AddScratchRoot(memoryVolumeRoot)
+	if cfg.Cgroups {
+		if n, err := cgroups.CleanAll(); err != nil {
+			return nil, fmt.Errorf("cleaning cgroups left by an earlier skiff: %w", err)
+		} else if n > 0 && cfg.Progress != nil {
+			cfg.Progress("stopped %d process(es) left in skiff's cgroups by an earlier skiff", n)
+		}
+		rt.UseCgroups()
+	}
 	if cfg.Sandboxes {
 		// The running binary, even if the file was replaced since.
 		rt.UseSandboxes("/proc/self/exe")
@@ -158,6 +169,10 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	}
 	err := <-errc
 	n.runtime.Shutdown(10 * time.Second)
+	if n.cfg.Cgroups {
+		// Pods are gone; drop skiff's parent cgroup too.
+		_, _ = cgroups.CleanAll()
+	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/instance"
 	"github.com/skiff-dev/skiff/internal/node"
+	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
@@ -139,6 +140,10 @@ func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string
 	if !sandboxes {
 		progress("warning: %s, so pods run as plain processes: no private filesystem view, PID, IPC or hostname per pod", why)
 	}
+	limits, why := cgroups.Available()
+	if !limits {
+		progress("warning: %s, so container resource limits are not enforced", why)
+	}
 	n, err := node.New(node.Config{
 		Name:       name,
 		InternalIP: ip,
@@ -151,6 +156,7 @@ func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string
 		DataDir:    layout.Root,
 		Version:    instance.CurrentVersions().Kubernetes,
 		Sandboxes:  sandboxes,
+		Cgroups:    limits,
 		Progress:   progress,
 	})
 	if err != nil {

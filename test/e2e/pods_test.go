@@ -120,6 +120,15 @@ func TestPodsRunAsProcesses(t *testing.T) {
 			t.Errorf("terminated state = %q", out)
 		}
 	})
+	t.Run("memory limit", func(t *testing.T) {
+		in.mustKubectl("run", "hog", "--image=python:3.6", "--restart=Never", "--overrides",
+			`{"spec":{"containers":[{"name":"hog","image":"python:3.6","command":["python3","-c","b = bytearray(256 << 20)"],"resources":{"limits":{"memory":"32Mi"}}}]}}`)
+		in.waitPhase(t, "hog", "Failed")
+		out := in.mustKubectl("get", "pod", "hog", "-o", "jsonpath={.status.containerStatuses[0].state.terminated.reason}")
+		if out != "OOMKilled" {
+			t.Errorf("reason = %q, want OOMKilled", out)
+		}
+	})
 	t.Run("restart on failure", func(t *testing.T) {
 		in.mustKubectl("run", "flaky", "--image=python:3.6", "--restart=OnFailure", "--", "sh", "-c", "exit 1")
 		eventually(t, 60*time.Second, "restarted", func() error {
@@ -161,6 +170,9 @@ func TestPodsRunAsProcesses(t *testing.T) {
 	if left := processesRunning(t, "sleep 3600"); len(left) != 0 {
 		t.Errorf("pod processes left after skiff down: %v", left)
 	}
+	if left := skiffCgroups(); len(left) != 0 {
+		t.Errorf("cgroups left after skiff down: %v", left)
+	}
 }
 
 // processesRunning lists the live processes whose command line contains s.
@@ -184,4 +196,15 @@ func processesRunning(t *testing.T, s string) []int {
 		pids = append(pids, pid)
 	}
 	return pids
+}
+
+// skiffCgroups finds cgroup directories named skiff (a few levels deep, as
+// skiff nests under its own cgroup).
+func skiffCgroups() []string {
+	var found []string
+	for _, pattern := range []string{"/sys/fs/cgroup/*/skiff", "/sys/fs/cgroup/*/*/skiff", "/sys/fs/cgroup/*/*/*/skiff", "/sys/fs/cgroup/skiff"} {
+		m, _ := filepath.Glob(pattern)
+		found = append(found, m...)
+	}
+	return found
 }

@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
@@ -23,7 +24,8 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // instance is one run of a container: a process group.
 type instance struct {
 	cmd       *exec.Cmd
-	sandboxed bool     // it runs in a sandbox
+	sandboxed bool // it runs in a sandbox
+	group     *cgroups.Group
 	env       []string // its environment and working dir, for exec
 	dir       string
 	logPath   string
@@ -31,6 +33,7 @@ type instance struct {
 	logFile   *os.File
 	done      chan struct{}
 	code      int
+	oomKilled bool
 	once      sync.Once
 }
 
@@ -111,11 +114,25 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		}
 		return nil, fmt.Errorf("starting container %q: %w", c.Name, err)
 	}
+	group, err := pr.cgroup(pod, c, cmd.Process.Pid)
+	if err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if report != nil {
+			report.Abort()
+		}
+		_ = cmd.Wait()
+		f.Close()
+		return nil, err
+	}
 	if report != nil {
 		// Running means the command runs, not that the sandbox is still
 		// being built.
 		report.Started()
+		_ = report.Release()
 		if err := report.Wait(time.Minute); err != nil {
+			if group != nil {
+				_ = group.Destroy()
+			}
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			_ = cmd.Wait()
 			f.Close()
@@ -129,7 +146,7 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		return nil, fmt.Errorf("recording container %q: %w", c.Name, err)
 	}
 	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{}),
-		sandboxed: report != nil, env: envList, dir: dir}
+		sandboxed: report != nil, env: envList, dir: dir, group: group}
 	go inst.reap()
 	return inst, nil
 }
@@ -137,6 +154,11 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 func (inst *instance) reap() {
 	err := inst.cmd.Wait()
 	inst.code = exitCode(inst.cmd.ProcessState, err)
+	if inst.group != nil {
+		inst.oomKilled = inst.group.OOMKilled()
+		// Whatever the main process left behind goes with the container.
+		_ = inst.group.Destroy()
+	}
 	for _, w := range inst.logs {
 		_ = w.Close()
 	}
@@ -212,4 +234,21 @@ func envValue(env []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// cgroup puts the instance's process in its own cgroup with the
+// container's limits, when the runtime manages cgroups.
+func (pr *podRun) cgroup(pod *corev1.Pod, c *corev1.Container, pid int) (*cgroups.Group, error) {
+	if !pr.rt.useCgroups {
+		return nil, nil
+	}
+	g, err := cgroups.New(string(pod.UID), c.Name, cgroups.Resources(c.Resources))
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Add(pid); err != nil {
+		_ = g.Destroy()
+		return nil, fmt.Errorf("moving container %s into its cgroup: %w", c.Name, err)
+	}
+	return g, nil
 }

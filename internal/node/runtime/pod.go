@@ -223,7 +223,11 @@ func (pr *podRun) runOnce(c *corev1.Container, init bool, restarts int, statuses
 	delete(pr.instances, c.Name)
 	pr.mu.Unlock()
 	reason := "Completed"
-	if code != 0 {
+	switch {
+	case inst.oomKilled:
+		reason = "OOMKilled"
+		pr.event(corev1.EventTypeWarning, "OOMKilling", "Container %s exceeded its memory limit and was killed", c.Name)
+	case code != 0:
 		reason = "Error"
 	}
 	term := &corev1.ContainerStateTerminated{

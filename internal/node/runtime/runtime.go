@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/skiff-dev/skiff/internal/node/cgroups"
 )
 
 // Runtime runs pods as local process trees.
@@ -28,6 +30,7 @@ type Runtime struct {
 	// through to get their own namespaces and root (see package sandbox).
 	sandboxSelf string
 	volumes     VolumePreparer
+	useCgroups  bool
 	// scratchRoots hold per-pod directories (named by pod UID) outside
 	// root, such as memory-backed volumes; they go with the pod.
 	scratchRoots []string
@@ -62,6 +65,9 @@ type Recorder func(pod *corev1.Pod, eventType, reason, message string)
 // self (the skiff binary). Call it before pods are created.
 func (r *Runtime) UseSandboxes(self string) { r.sandboxSelf = self }
 
+// UseCgroups gives every container its own cgroup with its limits.
+func (r *Runtime) UseCgroups() { r.useCgroups = true }
+
 // AddScratchRoot registers a directory whose <pod UID> subdirectory is
 // removed with each pod.
 func (r *Runtime) AddScratchRoot(dir string) { r.scratchRoots = append(r.scratchRoots, dir) }
@@ -69,6 +75,9 @@ func (r *Runtime) AddScratchRoot(dir string) { r.scratchRoots = append(r.scratch
 // removePodDirs deletes everything the pod left on disk.
 func (r *Runtime) removePodDirs(pr *podRun) {
 	_ = os.RemoveAll(pr.dir)
+	if r.useCgroups {
+		_ = cgroups.RemovePod(string(pr.uid))
+	}
 	for _, root := range r.scratchRoots {
 		_ = os.RemoveAll(filepath.Join(root, string(pr.uid)))
 	}

@@ -27,6 +27,12 @@ func Child(specPath string) error {
 	// The start-up report (fd 3) closes when exec succeeds.
 	report := os.NewFile(3, "report")
 	syscall.CloseOnExec(3)
+	gate := os.NewFile(4, "gate")
+	syscall.CloseOnExec(4)
+	if _, err := gate.Read(make([]byte, 1)); err != nil {
+		return fmt.Errorf("sandbox start aborted by skiff: %w", err)
+	}
+	gate.Close()
 	err = setup(spec)
 	if err == nil {
 		err = execCommand(spec)

@@ -55,8 +55,8 @@ func TestCommandWritesSpecAndAsksForNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer report.Abort()
-	if len(cmd.ExtraFiles) != 1 {
-		t.Errorf("child gets %d extra files, want the report pipe", len(cmd.ExtraFiles))
+	if len(cmd.ExtraFiles) != 2 {
+		t.Errorf("child gets %d extra files, want the report and gate pipes", len(cmd.ExtraFiles))
 	}
 	want := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS)
 	if cmd.SysProcAttr.Cloneflags != want || !cmd.SysProcAttr.Setpgid {

@@ -45,11 +45,24 @@ type Spec struct {
 // Report is the parent's end of the child's start-up report: the child
 // writes why it failed, or execs the command, which closes the pipe (it is
 // close-on-exec in the child). So an empty report means the command runs.
-type Report struct{ r, w *os.File }
+//
+// A second pipe gates the child: it builds nothing until Release, so the
+// parent can first put it in its cgroup.
+type Report struct{ r, w, gateR, gateW *os.File }
 
 // Started must be called once the child is started: it drops the parent's
-// copy of the write end, so the pipe closes when the child does.
-func (r *Report) Started() { r.w.Close() }
+// copies of the child's ends, so each pipe closes when the child does.
+func (r *Report) Started() {
+	r.w.Close()
+	r.gateR.Close()
+}
+
+// Release lets the child go on.
+func (r *Report) Release() error {
+	_, err := r.gateW.Write([]byte{1})
+	r.gateW.Close()
+	return err
+}
 
 // Wait returns the child's start error, or nil once the command runs.
 func (r *Report) Wait(timeout time.Duration) error {
@@ -65,8 +78,12 @@ func (r *Report) Wait(timeout time.Duration) error {
 	return nil
 }
 
-// Abort closes both ends when the child could not be started at all.
-func (r *Report) Abort() { r.r.Close(); r.w.Close() }
+// Abort closes every end; a child waiting at the gate then gives up.
+func (r *Report) Abort() {
+	for _, f := range []*os.File{r.r, r.w, r.gateR, r.gateW} {
+		f.Close()
+	}
+}
 
 // Command returns the command that starts spec in a new sandbox: self
 // re-executed with new mount, PID, IPC and UTS namespaces.
@@ -89,15 +106,21 @@ func Command(self string, spec Spec) (*exec.Cmd, *Report, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	gateR, gateW, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, nil, err
+	}
 	cmd := exec.Command(self)
-	cmd.ExtraFiles = []*os.File{w} // fd 3 in the child
+	cmd.ExtraFiles = []*os.File{w, gateR} // fds 3 and 4 in the child
 	cmd.Args = []string{"skiff-sandbox:" + filepath.Base(spec.Args[0])}
 	cmd.Env = []string{EnvSpec + "=" + path}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:    true,
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
 	}
-	return cmd, &Report{r: r, w: w}, nil
+	return cmd, &Report{r: r, w: w, gateR: gateR, gateW: gateW}, nil
 }
 
 // Available reports whether sandboxes can be made here, and if not, why.

@@ -1,0 +1,131 @@
+// Package cgroups puts each container of the skiff node in its own cgroup
+// (v1 or v2, through runc's cgroups library) below one "skiff" parent, so
+// that CPU, memory and pid limits are enforced, OOM kills are seen, and
+// everything skiff started can be found and stopped after a crash.
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/manager"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Root is the parent cgroup of every pod.
+const Root = "skiff"
+
+const cpuPeriod = 100000 // µs, the kernel's and the kubelet's default
+
+// DefaultPidsLimit caps each container's processes and threads.
+const DefaultPidsLimit = 16384
+
+// Available reports whether cgroups can be managed here, and if not, why.
+func Available() (bool, string) {
+	if os.Geteuid() != 0 {
+		return false, "skiff is not running as root"
+	}
+	if _, err := os.Stat("/sys/fs/cgroup"); err != nil {
+		return false, "no cgroup filesystem at /sys/fs/cgroup"
+	}
+	return true, ""
+}
+
+// Group is one container's cgroup.
+type Group struct{ m cgroups.Manager }
+
+// Resources translates a container's requests and limits as the kubelet
+// does: the CPU limit becomes a CFS quota, the CPU request a share, the
+// memory limit a hard limit.
+func Resources(r corev1.ResourceRequirements) *cgroups.Resources {
+	res := &cgroups.Resources{SkipDevices: true, PidsLimit: ptr(int64(DefaultPidsLimit)), CpuShares: 2}
+	if q, ok := r.Limits[corev1.ResourceCPU]; ok && !q.IsZero() {
+		res.CpuQuota = q.MilliValue() * cpuPeriod / 1000
+		res.CpuPeriod = cpuPeriod
+	}
+	cpuReq, ok := r.Requests[corev1.ResourceCPU]
+	if !ok {
+		cpuReq, ok = r.Limits[corev1.ResourceCPU]
+	}
+	if ok {
+		res.CpuShares = uint64(max(cpuReq.MilliValue()*1024/1000, 2))
+	}
+	if q, ok := r.Limits[corev1.ResourceMemory]; ok && !q.IsZero() {
+		res.Memory = q.Value()
+		// No swap beyond the limit, so exceeding it means an OOM kill.
+		res.MemorySwap = q.Value()
+	}
+	return res
+}
+
+// New creates the cgroup skiff/<pod>/<container> with res applied.
+func New(pod, container string, res *cgroups.Resources) (*Group, error) {
+	m, err := manager.New(&cgroups.Cgroup{Parent: Root + "/" + pod, Name: container, Resources: res})
+	if err != nil {
+		return nil, fmt.Errorf("cgroup for container %s: %w", container, err)
+	}
+	if err := m.Apply(-1); err != nil {
+		return nil, fmt.Errorf("creating cgroup for container %s: %w", container, err)
+	}
+	if err := m.Set(res); err != nil {
+		_ = m.Destroy()
+		return nil, fmt.Errorf("setting limits of container %s: %w", container, err)
+	}
+	return &Group{m: m}, nil
+}
+
+// Add moves pid into the group.
+func (g *Group) Add(pid int) error { return g.m.Apply(pid) }
+
+// OOMKilled reports whether the kernel killed a process of the group for
+// running out of memory.
+func (g *Group) OOMKilled() bool {
+	n, err := g.m.OOMKillCount()
+	return err == nil && n > 0
+}
+
+// Stats reads the group's usage.
+func (g *Group) Stats() (*cgroups.Stats, error) { return g.m.GetStats() }
+
+// Destroy kills what is left in the group and removes it.
+func (g *Group) Destroy() error {
+	if pids, err := g.m.GetAllPids(); err == nil {
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return g.m.Destroy()
+}
+
+// RemovePod removes the (empty) pod-level cgroup.
+func RemovePod(pod string) error {
+	m, err := manager.New(&cgroups.Cgroup{Parent: Root, Name: pod, Resources: &cgroups.Resources{SkipDevices: true}})
+	if err != nil {
+		return err
+	}
+	return m.Destroy()
+}
+
+// CleanAll kills every process left in skiff's cgroups (by a crashed
+// skiff) and removes them. It returns how many processes it killed.
+func CleanAll() (int, error) {
+	m, err := manager.New(&cgroups.Cgroup{Name: Root, Resources: &cgroups.Resources{SkipDevices: true}})
+	if err != nil {
+		return 0, err
+	}
+	// Not m.Exists(): it looks at the devices controller, which skiff
+	// leaves alone. A missing tree just has no pids.
+	pids, err := m.GetAllPids()
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return len(pids), m.Destroy()
+}
+
+func ptr[T any](v T) *T { return &v }

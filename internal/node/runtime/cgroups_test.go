@@ -1,0 +1,63 @@
+package runtime
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/skiff-dev/skiff/internal/node/cgroups"
+)
+
+func TestMemoryLimitEndsOOMKilled(t *testing.T) {
+	rt := cgroupRuntime(t)
+	events := &eventLog{}
+	rt.SetRecorder(events.record)
+	// Allocates and touches 256 MiB against a 32 MiB limit.
+	pod := newPod("hog").container("main", "python3", "-c", "b = bytearray(256 << 20); print('survived')").pod
+	pod.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")}
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "hog", "Failed", phase(corev1.PodFailed))
+	term := p.Status.ContainerStatuses[0].State.Terminated
+	if term.Reason != "OOMKilled" || term.ExitCode != 137 {
+		t.Errorf("terminated %s (exit %d), want OOMKilled (137); logs: %s", term.Reason, term.ExitCode,
+			logsOf(t, rt, "hog", "main", LogOptions{Tail: -1}))
+	}
+	if !events.has("OOMKilling", "memory limit") {
+		t.Errorf("no OOMKilling event in %v", events.lines)
+	}
+}
+
+func TestWithinLimitsRunsNormally(t *testing.T) {
+	rt := cgroupRuntime(t)
+	pod := newPod("small").container("main", "python3", "-c", "b = bytearray(8 << 20); print('fine')").pod
+	pod.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi"), corev1.ResourceCPU: resource.MustParse("500m")}
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "small", "Succeeded", phase(corev1.PodSucceeded))
+	if got := logsOf(t, rt, "small", "main", LogOptions{Tail: -1}); got != "fine\n" {
+		t.Errorf("logs = %q", got)
+	}
+}
+
+func cgroupRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	if ok, why := cgroups.Available(); !ok {
+		t.Skipf("cgroups unavailable: %s", why)
+	}
+	rt := sandboxedRuntime(t)
+	rt.UseCgroups()
+	// Stops the pods, then removes skiff's parent cgroup.
+	t.Cleanup(func() {
+		rt.Shutdown(2 * time.Second)
+		if _, err := cgroups.CleanAll(); err != nil {
+			t.Errorf("removing skiff cgroups: %v", err)
+		}
+	})
+	return rt
+}
