@@ -31,3 +31,5 @@ test: unit e2e
 
 bench: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/startup.sh
+	SKIFF_BIN=$(CURDIR)/bin/skiff bench/podstart.sh
+	$(GO) test -run '^$$' -bench BenchmarkPodStart -benchtime 30x ./internal/node/runtime
