@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,16 +26,18 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 type instance struct {
 	cmd       *exec.Cmd
 	sandboxed bool // it runs in a sandbox
-	group     *cgroups.Group
-	env       []string // its environment and working dir, for exec
-	dir       string
-	logPath   string
-	logs      []*logWriter
-	logFile   *os.File
-	done      chan struct{}
-	code      int
-	oomKilled bool
-	once      sync.Once
+	// sandboxDir is the sandbox's state dir (with its termination log).
+	sandboxDir string
+	group      *cgroups.Group
+	env        []string // its environment and working dir, for exec
+	dir        string
+	logPath    string
+	logs       []*logWriter
+	logFile    *os.File
+	done       chan struct{}
+	code       int
+	oomKilled  bool
+	once       sync.Once
 }
 
 // ErrNoCommand means neither the pod nor an image map says what to run.
@@ -147,6 +150,9 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	}
 	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{}),
 		sandboxed: report != nil, env: envList, dir: dir, group: group}
+	if report != nil {
+		inst.sandboxDir = base + ".sandbox"
+	}
 	go inst.reap()
 	return inst, nil
 }
@@ -210,6 +216,17 @@ func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, args, env []stri
 		if err != nil {
 			return nil, nil, err
 		}
+		// The termination message file is the container's own, mounted
+		// over its path, so writing it never touches the host's /dev.
+		msgFile := terminationLog(sandboxDir)
+		if err := os.WriteFile(msgFile, nil, 0o666); err != nil {
+			return nil, nil, err
+		}
+		target := c.TerminationMessagePath
+		if target == "" {
+			target = corev1.TerminationMessagePathDefault
+		}
+		mounts = append(mounts, sandbox.Mount{Source: msgFile, Target: target})
 		return sandbox.Command(self, sandbox.Spec{
 			Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir,
 		})
@@ -251,4 +268,25 @@ func (pr *podRun) cgroup(pod *corev1.Pod, c *corev1.Container, pid int) (*cgroup
 		return nil, fmt.Errorf("moving container %s into its cgroup: %w", c.Name, err)
 	}
 	return g, nil
+}
+
+func terminationLog(sandboxDir string) string { return sandboxDir + ".termination-log" }
+
+// maxTerminationMessage is the kubelet's limit for one container.
+const maxTerminationMessage = 4096
+
+// terminationMessage reads what the container wrote to its termination
+// message path, if it ran in a sandbox.
+func (inst *instance) terminationMessage() string {
+	if inst.sandboxDir == "" {
+		return ""
+	}
+	f, err := os.Open(terminationLog(inst.sandboxDir))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	buf := make([]byte, maxTerminationMessage)
+	n, _ := io.ReadFull(f, buf)
+	return string(buf[:n])
 }

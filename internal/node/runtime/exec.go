@@ -1,9 +1,14 @@
 package runtime
 
 import (
+	"os"
+	"strconv"
+	"sync"
+
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"os/exec"
 	"syscall"
@@ -73,37 +78,96 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 		proc.Args[0] = cmd[0]
 		proc.Env, proc.Dir = inst.env, inst.dir
 	}
-	stop := context.AfterFunc(ctx, func() {
-		if proc.Process != nil {
-			_ = syscall.Kill(-proc.Process.Pid, syscall.SIGKILL)
-		}
-	})
-	defer stop()
 	if stdio.TTY {
-		return runTTY(proc, stdio)
+		sandboxPID := 0
+		if inst.sandboxed {
+			sandboxPID = inst.cmd.Process.Pid
+		}
+		return runTTY(ctx, proc, stdio, sandboxPID)
 	}
 	proc.Stdin, proc.Stdout, proc.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	return exitErr(proc.Run())
+	if err := proc.Start(); err != nil {
+		return err
+	}
+	defer killOnCancel(ctx, proc.Process.Pid)()
+	return exitErr(proc.Wait())
 }
 
-func runTTY(proc *exec.Cmd, stdio ExecIO) error {
+// killOnCancel kills the process group pgid when ctx ends (an exec probe's
+// timeout, a closed exec session); the returned func stops watching.
+func killOnCancel(ctx context.Context, pgid int) func() bool {
+	return context.AfterFunc(ctx, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+}
+
+// runTTY runs proc on a terminal. For a sandboxed container (sandboxPID >
+// 0) the terminal comes from the container's own devpts, so that inside it
+// the terminal has a name (tty, ttyname) as in any container.
+func runTTY(ctx context.Context, proc *exec.Cmd, stdio ExecIO, sandboxPID int) error {
 	proc.Env = append(proc.Env, "TERM=xterm")
-	f, err := pty.Start(proc)
+	ptmx, tty, err := openPTY(sandboxPID)
+	if err != nil {
+		return fmt.Errorf("opening a terminal: %w", err)
+	}
+	// Resizes may arrive until the session ends; the lock keeps them off a
+	// closed terminal.
+	var mu sync.Mutex
+	defer func() {
+		mu.Lock()
+		ptmx.Close()
+		ptmx = nil
+		mu.Unlock()
+	}()
+	master := ptmx
+	proc.Stdin, proc.Stdout, proc.Stderr = tty, tty, tty
+	proc.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	err = proc.Start()
+	tty.Close()
 	if err != nil {
 		return fmt.Errorf("starting %s with a terminal: %w", proc.Args[0], err)
 	}
-	defer f.Close()
+	defer killOnCancel(ctx, proc.Process.Pid)()
 	go func() {
 		for size := range stdio.Resize {
-			_ = pty.Setsize(f, &pty.Winsize{Cols: size[0], Rows: size[1]})
+			mu.Lock()
+			if ptmx != nil {
+				_ = pty.Setsize(ptmx, &pty.Winsize{Cols: size[0], Rows: size[1]})
+			}
+			mu.Unlock()
 		}
 	}()
 	if stdio.Stdin != nil {
-		go func() { _, _ = io.Copy(f, stdio.Stdin) }()
+		go func() { _, _ = io.Copy(master, stdio.Stdin) }()
 	}
-	_, _ = io.Copy(stdio.Stdout, f) // ends with EIO once the process exits
+	_, _ = io.Copy(stdio.Stdout, master) // ends with EIO once the process exits
 	return exitErr(proc.Wait())
+}
+
+// openPTY opens a terminal pair: the host's, or the one of the devpts
+// instance mounted in the sandbox whose first process is pid.
+func openPTY(pid int) (*os.File, *os.File, error) {
+	if pid <= 0 {
+		return pty.Open()
+	}
+	root := fmt.Sprintf("/proc/%d/root/dev/pts/", pid)
+	ptmx, err := os.OpenFile(root+"ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err == nil {
+		err = unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0)
+	}
+	if err != nil {
+		ptmx.Close()
+		return nil, nil, err
+	}
+	tty, err := os.OpenFile(root+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		ptmx.Close()
+		return nil, nil, err
+	}
+	return ptmx, tty, nil
 }
 
 func exitErr(err error) error {

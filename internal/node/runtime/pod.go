@@ -36,6 +36,8 @@ type podRun struct {
 	mu        sync.Mutex
 	pod       *corev1.Pod
 	instances map[string]*instance // running process per container
+	// failReason, when set, fails the whole pod (DeadlineExceeded).
+	failReason, failMessage string
 	// volumePaths maps volume names to host paths once prepared.
 	volumePaths map[string]string
 	finished    chan struct{} // closed when run returns
@@ -81,6 +83,10 @@ func (pr *podRun) update(change func(st *corev1.PodStatus)) {
 	pr.mu.Lock()
 	change(&pr.pod.Status)
 	derivePodStatus(pr.pod, pr.rt.now())
+	if pr.failReason != "" {
+		pr.pod.Status.Phase = corev1.PodFailed
+		pr.pod.Status.Reason, pr.pod.Status.Message = pr.failReason, pr.failMessage
+	}
 	p := pr.pod.DeepCopy()
 	pr.mu.Unlock()
 	pr.rt.publish(p)
@@ -122,6 +128,10 @@ func (pr *podRun) run() {
 			cs.State = waiting(reason, "")
 		}
 	})
+	if d := pod.Spec.ActiveDeadlineSeconds; d != nil {
+		timer := time.AfterFunc(time.Duration(*d)*time.Second, pr.deadlineExceeded)
+		defer timer.Stop()
+	}
 	if !pr.prepareVolumes(pod) {
 		return
 	}
@@ -234,10 +244,25 @@ func (pr *podRun) runOnce(c *corev1.Container, init bool, restarts int, statuses
 		ExitCode: int32(code), Reason: reason, StartedAt: now, FinishedAt: metav1.NewTime(pr.rt.now()),
 		ContainerID: "skiff://" + string(pr.uid) + "/" + c.Name + "/" + strconv.Itoa(restarts),
 	}
-	if code != 0 && c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
+	term.Message = inst.terminationMessage()
+	if term.Message == "" && code != 0 && c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
 		term.Message = lastLines(inst.logPath, 80, 2048)
 	}
 	return code, term
+}
+
+// deadlineExceeded fails the pod once it has been active longer than its
+// activeDeadlineSeconds, stopping its containers, as the kubelet does.
+func (pr *podRun) deadlineExceeded() {
+	const msg = "Pod was active on the node longer than the specified deadline"
+	pr.mu.Lock()
+	pr.failReason, pr.failMessage = "DeadlineExceeded", msg
+	pr.mu.Unlock()
+	pr.event(corev1.EventTypeNormal, "DeadlineExceeded", msg)
+	go func() {
+		pr.stop(pr.gracePeriod(), "Killing")
+		pr.update(func(*corev1.PodStatus) {})
+	}()
 }
 
 // stop ends the pod: no more restarts, SIGTERM to every process tree, and

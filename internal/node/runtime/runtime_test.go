@@ -311,3 +311,20 @@ func TestCleanOrphansSparesReusedPIDs(t *testing.T) {
 		t.Errorf("CleanOrphans = %d, %v; want 0 (the pid was reused)", killed, err)
 	}
 }
+
+func TestActiveDeadlineFailsThePod(t *testing.T) {
+	rt := newRuntime(t)
+	pod := newPod("deadline").container("main", "sleep", "30").pod
+	pod.Spec.ActiveDeadlineSeconds = ptr(int64(1))
+	start := time.Now()
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "deadline", "Failed", phase(corev1.PodFailed))
+	if p.Status.Reason != "DeadlineExceeded" {
+		t.Errorf("reason = %q, want DeadlineExceeded", p.Status.Reason)
+	}
+	if took := time.Since(start); took < time.Second || took > 5*time.Second {
+		t.Errorf("failed after %s, want about 1s", took)
+	}
+}

@@ -111,3 +111,39 @@ func TestSandboxStartErrorAndExec(t *testing.T) {
 		t.Errorf("exec exit 4 = %v", err)
 	}
 }
+
+func TestTerminationMessageStaysOffTheHost(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	pod := newPod("msg").container("main", "sh", "-c", "echo model accuracy 0.93 > /dev/termination-log; exit 1").pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "msg", "Failed", phase(corev1.PodFailed))
+	if got := p.Status.ContainerStatuses[0].State.Terminated.Message; got != "model accuracy 0.93\n" {
+		t.Errorf("termination message = %q", got)
+	}
+	if _, err := os.Stat("/dev/termination-log"); err == nil {
+		t.Error("the container wrote /dev/termination-log on the host")
+	}
+}
+
+func TestExecWithTerminalInSandbox(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	pod := newPod("term").container("main", "sleep", "30").restart(corev1.RestartPolicyAlways).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "term", "Running", phase(corev1.PodRunning))
+	var out strings.Builder
+	resize := make(chan [2]uint16, 1)
+	resize <- [2]uint16{100, 40}
+	close(resize)
+	err := rt.Exec(context.Background(), "default", "term", "main", []string{"sh", "-c", "sleep 0.2; tty; stty size"},
+		ExecIO{Stdout: &out, TTY: true, Resize: resize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "/dev/pts/") || !strings.Contains(got, "40 100") {
+		t.Errorf("exec -it output %q: want a named terminal of 40x100", got)
+	}
+}

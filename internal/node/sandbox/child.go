@@ -101,41 +101,57 @@ func setup(spec Spec) error {
 	return os.Chdir(dir)
 }
 
-// systemMounts gives the new root a /proc of its PID namespace, the host's
-// devices, a private /dev/shm (its own IPC) and a read-only /sys.
+// systemMounts gives the new root a /proc of its PID namespace, a private
+// /dev with the standard devices only (so nothing written there reaches the
+// host's), its own devpts and /dev/shm (its own IPC), and a read-only /sys.
 func systemMounts(root string) error {
-	in := func(p string) string {
-		joined, err := securejoin.SecureJoin(root, p)
+	in := func(p string) (string, error) { return securejoin.SecureJoin(root, p) }
+	mount := func(source, target, fstype string, flags uintptr, data string) error {
+		path, err := in(target)
 		if err != nil {
-			return filepath.Join(root, "nonexistent-"+filepath.Base(p))
-		}
-		return joined
-	}
-	steps := []struct {
-		what string
-		do   func() error
-	}{
-		{"/proc", func() error {
-			return syscall.Mount("proc", in("/proc"), "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "")
-		}},
-		{"/dev", func() error { return syscall.Mount("/dev", in("/dev"), "", syscall.MS_BIND|syscall.MS_REC, "") }},
-		{"/dev/shm", func() error {
-			return syscall.Mount("shm", in("/dev/shm"), "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777,size=67108864")
-		}},
-		{"/sys", func() error { return syscall.Mount("/sys", in("/sys"), "", syscall.MS_BIND|syscall.MS_REC, "") }},
-		{"/sys (read-only)", func() error {
-			return syscall.Mount("", in("/sys"), "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, "")
-		}},
-	}
-	for _, s := range steps {
-		if err := os.MkdirAll(in(strings.TrimSuffix(s.what, " (read-only)")), 0o755); err != nil {
 			return err
 		}
-		if err := s.do(); err != nil {
-			return fmt.Errorf("mounting %s: %w", s.what, err)
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return err
+		}
+		if err := syscall.Mount(source, path, fstype, flags, data); err != nil {
+			return fmt.Errorf("mounting %s: %w", target, err)
+		}
+		return nil
+	}
+	if err := mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		return err
+	}
+	if err := mount("tmpfs", "/dev", "tmpfs", syscall.MS_NOSUID|syscall.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+		return err
+	}
+	dev, _ := in("/dev")
+	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		node := filepath.Join(dev, name)
+		f, err := os.OpenFile(node, os.O_CREATE|os.O_WRONLY, 0o666)
+		if err != nil {
+			return err
+		}
+		f.Close()
+		if err := syscall.Mount("/dev/"+name, node, "", syscall.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mounting /dev/%s: %w", name, err)
 		}
 	}
-	return nil
+	if err := mount("devpts", "/dev/pts", "devpts", syscall.MS_NOSUID|syscall.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return err
+	}
+	if err := mount("shm", "/dev/shm", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777,size=67108864"); err != nil {
+		return err
+	}
+	for link, target := range map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
+		if err := os.Symlink(target, filepath.Join(dev, link)); err != nil {
+			return err
+		}
+	}
+	if err := mount("/sys", "/sys", "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+		return err
+	}
+	return mount("", "/sys", "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, "")
 }
 
 func volumeMount(root string, m Mount) error {
