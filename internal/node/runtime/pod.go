@@ -225,6 +225,7 @@ func (pr *podRun) runOnce(c *corev1.Container, init bool, restarts int, statuses
 	})
 	probeCtx, stopProbes := context.WithCancel(pr.ctx)
 	if !init {
+		pr.postStart(c, inst)
 		go (&prober{pr: pr, c: c, inst: inst, statuses: statuses}).run(probeCtx)
 	}
 	code := inst.wait()
@@ -283,7 +284,7 @@ func (pr *podRun) stop(grace time.Duration, reason string) {
 	var wg sync.WaitGroup
 	for _, inst := range running {
 		wg.Add(1)
-		go func() { defer wg.Done(); inst.terminate(grace) }()
+		go func() { defer wg.Done(); inst.terminate(pr.preStop(inst.spec, grace)) }()
 	}
 	wg.Wait()
 	select {

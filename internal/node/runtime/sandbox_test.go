@@ -147,3 +147,47 @@ func TestExecWithTerminalInSandbox(t *testing.T) {
 		t.Errorf("exec -it output %q: want a named terminal of 40x100", got)
 	}
 }
+
+func TestLifecycleHooks(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	out := t.TempDir()
+	pod := newPod("hooks").container("main", "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done").restart(corev1.RestartPolicyAlways).pod
+	c := &pod.Spec.Containers[0]
+	// hostPath-like volume so the hooks' writes are visible here.
+	pod.Spec.Volumes = []corev1.Volume{{Name: "out", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: out}}}}
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "out", MountPath: "/out"}}
+	c.Lifecycle = &corev1.Lifecycle{
+		PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo started > /out/post"}}},
+		PreStop:   &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo stopping > /out/pre"}}},
+	}
+	rt.SetVolumePreparer(func(_ context.Context, p *corev1.Pod, _ string) (map[string]string, error) {
+		return map[string]string{"out": out}, nil
+	})
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "hooks", "Running", phase(corev1.PodRunning))
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(out + "/post"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if data, _ := os.ReadFile(out + "/post"); string(data) != "started\n" {
+		t.Errorf("postStart wrote %q", data)
+	}
+	done := make(chan struct{})
+	rt.NotifyPods(context.Background(), func(p *corev1.Pod) {
+		if p.DeletionTimestamp != nil {
+			close(done)
+		}
+	})
+	if err := rt.DeletePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if data, _ := os.ReadFile(out + "/pre"); string(data) != "stopping\n" {
+		t.Errorf("preStop wrote %q", data)
+	}
+}
