@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -99,6 +100,16 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubelet API authentication: %w", err)
 	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	imageFile := filepath.Join(cfg.DataDir, "images.yaml")
+	imgs, err := newImageMap(imageFile, progress)
+	if err != nil {
+		return nil, fmt.Errorf("%w (fix or move %s)", err, imageFile)
+	}
+	rt.SetImageLookup(imgs.lookup)
 	rt.AddScratchRoot(memoryVolumeRoot)
 	if cfg.Cgroups {
 		if n, err := cgroups.CleanAll(); err != nil {

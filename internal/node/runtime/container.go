@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
+	"github.com/skiff-dev/skiff/internal/node/images"
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
@@ -47,9 +50,16 @@ var ErrNoCommand = errors.New("no command to run")
 // containerEnv resolves the container's environment: its env entries (the
 // pod controller has already resolved valueFrom and envFrom), $(VAR)
 // references between them, and the defaults a runtime adds.
-func containerEnv(pod *corev1.Pod, c *corev1.Container) (map[string]string, []string) {
+func containerEnv(pod *corev1.Pod, c *corev1.Container, img images.Image) (map[string]string, []string) {
 	env := map[string]string{"PATH": defaultPath, "HOSTNAME": pod.Name, "HOME": "/root"}
 	order := []string{"PATH", "HOSTNAME", "HOME"}
+	// The image map's env comes first, as an image's ENV would.
+	for _, k := range slices.Sorted(maps.Keys(img.Env)) {
+		if _, seen := env[k]; !seen {
+			order = append(order, k)
+		}
+		env[k] = img.Env[k]
+	}
 	for _, e := range c.Env {
 		if _, seen := env[e.Name]; !seen {
 			order = append(order, e.Name)
@@ -66,13 +76,17 @@ func containerEnv(pod *corev1.Pod, c *corev1.Container) (map[string]string, []st
 // argv builds the command line. Without an image entrypoint (a process
 // node has none), args alone are the command, as when a Docker image has
 // only a CMD.
-func argv(c *corev1.Container, env map[string]string) ([]string, error) {
+func argv(c *corev1.Container, img images.Image, env map[string]string) ([]string, error) {
+	command := c.Command
+	if len(command) == 0 {
+		command = img.Command // the mapped image's entrypoint
+	}
 	var out []string
-	for _, s := range append(append([]string{}, c.Command...), c.Args...) {
+	for _, s := range append(append([]string{}, command...), c.Args...) {
 		out = append(out, expand(s, env))
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: container %q (image %q) sets no command or args, and a process node cannot read an image's entrypoint; set command", ErrNoCommand, c.Name, c.Image)
+		return nil, fmt.Errorf("%w: container %q (image %q) sets no command or args, and a process node cannot read an image's entrypoint; set command, or map the image in images.yaml", ErrNoCommand, c.Name, c.Image)
 	}
 	return out, nil
 }
@@ -80,12 +94,16 @@ func argv(c *corev1.Container, env map[string]string) ([]string, error) {
 // start launches one instance of c, logging to its own file.
 func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	pod := pr.snapshot()
-	env, envList := containerEnv(pod, c)
-	args, err := argv(c, env)
+	img, _ := pr.rt.image(c.Image)
+	env, envList := containerEnv(pod, c, img)
+	args, err := argv(c, img, env)
 	if err != nil {
 		return nil, err
 	}
 	dir := c.WorkingDir
+	if dir == "" {
+		dir = img.Dir
+	}
 	if dir == "" {
 		dir = "/"
 	}

@@ -199,7 +199,11 @@ func (pr *podRun) supervise(c *corev1.Container, init bool) int {
 // runOnce starts one instance of c and waits for it to end.
 func (pr *podRun) runOnce(c *corev1.Container, init bool, restarts int, statuses func(*corev1.PodStatus) *[]corev1.ContainerStatus) (int, *corev1.ContainerStateTerminated) {
 	if restarts == 0 {
-		pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: the skiff node runs containers as local processes", c.Image)
+		if img, ok := pr.rt.image(c.Image); ok && img.Dir != "" {
+			pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: images.yaml maps it to %s", c.Image, img.Dir)
+		} else {
+			pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: the skiff node runs containers as local processes", c.Image)
+		}
 	}
 	inst, err := pr.start(c, restarts)
 	now := metav1.NewTime(pr.rt.now())

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
+	"github.com/skiff-dev/skiff/internal/node/images"
 )
 
 // Runtime runs pods as local process trees.
@@ -31,6 +32,7 @@ type Runtime struct {
 	sandboxSelf string
 	volumes     VolumePreparer
 	useCgroups  bool
+	images      ImageLookup
 	// scratchRoots hold per-pod directories (named by pod UID) outside
 	// root, such as memory-backed volumes; they go with the pod.
 	scratchRoots []string
@@ -64,6 +66,19 @@ type Recorder func(pod *corev1.Pod, eventType, reason, message string)
 // UseSandboxes makes every container start in a sandbox, by re-executing
 // self (the skiff binary). Call it before pods are created.
 func (r *Runtime) UseSandboxes(self string) { r.sandboxSelf = self }
+
+// ImageLookup says what an image reference maps to on this node.
+type ImageLookup func(ref string) (images.Image, bool)
+
+// SetImageLookup sets the image map; without one, images map to nothing.
+func (r *Runtime) SetImageLookup(l ImageLookup) { r.images = l }
+
+func (r *Runtime) image(ref string) (images.Image, bool) {
+	if r.images == nil {
+		return images.Image{}, false
+	}
+	return r.images(ref)
+}
 
 // UseCgroups gives every container its own cgroup with its limits.
 func (r *Runtime) UseCgroups() { r.useCgroups = true }

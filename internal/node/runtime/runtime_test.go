@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/skiff-dev/skiff/internal/node/images"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -326,5 +328,31 @@ func TestActiveDeadlineFailsThePod(t *testing.T) {
 	}
 	if took := time.Since(start); took < time.Second || took > 5*time.Second {
 		t.Errorf("failed after %s, want about 1s", took)
+	}
+}
+
+func TestImageMapGivesEntrypointDirAndEnv(t *testing.T) {
+	rt := newRuntime(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "api.sh"), []byte("echo serving $MODEL from $(pwd) with \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rt.SetImageLookup(func(ref string) (images.Image, bool) {
+		if ref != "lpatruno/k8-model-api:latest" {
+			return images.Image{}, false
+		}
+		return images.Image{Dir: dir, Command: []string{"sh", "api.sh"}, Env: map[string]string{"MODEL": "default.pkl"}}, true
+	})
+	pod := newPod("mapped").container("api").pod
+	c := &pod.Spec.Containers[0]
+	c.Image, c.Args = "lpatruno/k8-model-api:latest", []string{"--port", "5000"}
+	c.Env = []corev1.EnvVar{{Name: "MODEL", Value: "tuned.pkl"}} // the pod's env wins
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "mapped", "Succeeded", phase(corev1.PodSucceeded))
+	want := "serving tuned.pkl from " + dir + " with --port 5000\n"
+	if diff := cmp.Diff(want, logsOf(t, rt, "mapped", "api", LogOptions{Tail: -1})); diff != "" {
+		t.Errorf("output (-want +got):\n%s", diff)
 	}
 }

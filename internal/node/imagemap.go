@@ -1,0 +1,52 @@
+package node
+
+import (
+	"os"
+	"sync"
+	"time"
+
+	"github.com/skiff-dev/skiff/internal/node/images"
+)
+
+// imageMap serves images.yaml, reloading it when it changes, so that a
+// user can map an image without restarting skiff. A broken edit keeps the
+// last good map and is reported once per change.
+type imageMap struct {
+	file   string
+	report func(format string, args ...any)
+
+	mu      sync.Mutex
+	modTime time.Time
+	current *images.Map
+}
+
+func newImageMap(file string, report func(string, ...any)) (*imageMap, error) {
+	m := &imageMap{file: file, report: report}
+	current, err := images.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	m.current = current
+	if fi, err := os.Stat(file); err == nil {
+		m.modTime = fi.ModTime()
+	}
+	return m, nil
+}
+
+func (m *imageMap) lookup(ref string) (images.Image, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var mod time.Time
+	if fi, err := os.Stat(m.file); err == nil {
+		mod = fi.ModTime()
+	}
+	if !mod.Equal(m.modTime) {
+		m.modTime = mod
+		if next, err := images.Load(m.file); err != nil {
+			m.report("warning: %v; keeping the previous image map", err)
+		} else {
+			m.current = next
+		}
+	}
+	return m.current.Lookup(ref)
+}
