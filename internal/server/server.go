@@ -16,6 +16,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/instance"
 	"github.com/skiff-dev/skiff/internal/node"
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
+	"github.com/skiff-dev/skiff/internal/node/images"
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
@@ -53,6 +54,11 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 	bind := net.ParseIP(o.BindAddress)
 	if err := cluster.EnsurePKI(layout, bind, advertise, o.ServiceCIDR, nodeName); err != nil {
 		return err
+	}
+	// A broken image map is refused before anything starts.
+	imageFile := filepath.Join(layout.Root, "images.yaml")
+	if _, err := images.Load(imageFile); err != nil {
+		return fmt.Errorf("%w (fix or move %s)", err, imageFile)
 	}
 	logFile, err := cluster.OpenComponentLog(layout)
 	if err != nil {
