@@ -42,22 +42,23 @@ func EnsureRBAC(ctx context.Context, adminKubeconfig, nodeName string) error {
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: "system:node:" + nodeName}},
 	}
 	roles := client.RbacV1().ClusterRoles()
-	if _, err := roles.Create(ctx, role, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		_, err = roles.Update(ctx, role, metav1.UpdateOptions{})
-		if err != nil {
-			return fmt.Errorf("updating ClusterRole %s: %w", nodeRoleName, err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("creating ClusterRole %s: %w", nodeRoleName, err)
+	if err := apply(ctx, "ClusterRole", role, roles.Create, roles.Update); err != nil {
+		return err
 	}
 	bindings := client.RbacV1().ClusterRoleBindings()
-	if _, err := bindings.Create(ctx, binding, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		_, err = bindings.Update(ctx, binding, metav1.UpdateOptions{})
-		if err != nil {
-			return fmt.Errorf("updating ClusterRoleBinding %s: %w", nodeRoleName, err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("creating ClusterRoleBinding %s: %w", nodeRoleName, err)
+	return apply(ctx, "ClusterRoleBinding", binding, bindings.Create, bindings.Update)
+}
+
+// apply creates obj, or updates it when it exists already.
+func apply[T metav1.Object](ctx context.Context, kind string, obj T,
+	create func(context.Context, T, metav1.CreateOptions) (T, error),
+	update func(context.Context, T, metav1.UpdateOptions) (T, error)) error {
+	_, err := create(ctx, obj, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = update(ctx, obj, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("applying %s %s: %w", kind, obj.GetName(), err)
 	}
 	return nil
 }
