@@ -87,9 +87,6 @@ func (g *Group) OOMKilled() bool {
 	return err == nil && n > 0
 }
 
-// Stats reads the group's usage.
-func (g *Group) Stats() (*cgroups.Stats, error) { return g.m.GetStats() }
-
 // Destroy kills what is left in the group and removes it.
 func (g *Group) Destroy() error {
 	if pids, err := g.m.GetAllPids(); err == nil {

@@ -27,10 +27,10 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // instance is one run of a container: a process group.
 type instance struct {
-	cmd       *exec.Cmd
-	spec      *corev1.Container
-	sandboxed bool // it runs in a sandbox
-	// sandboxDir is the sandbox's state dir (with its termination log).
+	cmd  *exec.Cmd
+	spec *corev1.Container
+	// sandboxDir is the sandbox's state dir (with its termination log);
+	// empty for a plain process.
 	sandboxDir string
 	group      *cgroups.Group
 	env        []string // its environment and working dir, for exec
@@ -168,7 +168,7 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		return nil, fmt.Errorf("recording container %q: %w", c.Name, err)
 	}
 	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{}),
-		sandboxed: report != nil, env: envList, dir: dir, group: group, spec: c}
+		env: envList, dir: dir, group: group, spec: c}
 	if report != nil {
 		inst.sandboxDir = base + ".sandbox"
 	}

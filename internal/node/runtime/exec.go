@@ -67,7 +67,7 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 		return fmt.Errorf("container %q in pod %s/%s is not running", container, namespace, pod)
 	}
 	var proc *exec.Cmd
-	if inst.sandboxed {
+	if inst.sandboxDir != "" {
 		proc = sandbox.EnterCommand(inst.cmd.Process.Pid, cmd, inst.env)
 	} else {
 		path, err := sandbox.LookPath(cmd[0], envValue(inst.env, "PATH"), inst.dir)
@@ -80,7 +80,7 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 	}
 	if stdio.TTY {
 		sandboxPID := 0
-		if inst.sandboxed {
+		if inst.sandboxDir != "" {
 			sandboxPID = inst.cmd.Process.Pid
 		}
 		return runTTY(ctx, proc, stdio, sandboxPID)
