@@ -129,7 +129,7 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	// When the main process exits the container is over: a background child
 	// still holding its output must not keep Wait from returning.
 	cmd.WaitDelay = 500 * time.Millisecond
-	if err := cmd.Start(); err != nil {
+	if err := pr.startProcess(cmd); err != nil {
 		f.Close()
 		if report != nil {
 			report.Abort()
@@ -246,9 +246,11 @@ func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, args, env []stri
 			target = corev1.TerminationMessagePathDefault
 		}
 		mounts = append(mounts, sandbox.Mount{Source: msgFile, Target: target})
-		return sandbox.Command(self, sandbox.Spec{
-			Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir,
-		})
+		spec := sandbox.Spec{Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir}
+		if ns := pr.namespaces(); ns != nil {
+			spec.InPod, spec.ShmDir = true, ns.ShmDir()
+		}
+		return sandbox.Command(self, spec)
 	}
 	if len(c.VolumeMounts) > 0 {
 		pr.event(corev1.EventTypeWarning, "VolumesNotMounted", "container %s runs without sandboxes, so its volumes are not mounted at their mount paths", c.Name)
@@ -261,6 +263,20 @@ func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, args, env []stri
 	// Its own process group, so that stopping it reaches the whole tree.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd, nil, nil
+}
+
+func (pr *podRun) namespaces() *sandbox.Pod {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.ns
+}
+
+// startProcess starts cmd, inside the pod's namespaces when it has them.
+func (pr *podRun) startProcess(cmd *exec.Cmd) error {
+	if ns := pr.namespaces(); ns != nil {
+		return ns.Start(cmd)
+	}
+	return cmd.Start()
 }
 
 func envValue(env []string, name string) string {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
 // A pid file records a container instance's process group leader with its
@@ -74,6 +76,11 @@ func CleanOrphans(root string, scratchRoots ...string) (killed int, err error) {
 	})
 	if werr != nil {
 		return killed, werr
+	}
+	// Pinned pod namespaces and /dev/shm mounts keep nothing alive once
+	// detached.
+	if uerr := sandbox.UnmountBelow(root); uerr != nil {
+		err = uerr
 	}
 	entries, rerr := os.ReadDir(root)
 	if rerr != nil {

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
 // Upstream kubelet back-off for restarting containers.
@@ -40,7 +43,9 @@ type podRun struct {
 	failReason, failMessage string
 	// volumePaths maps volume names to host paths once prepared.
 	volumePaths map[string]string
-	finished    chan struct{} // closed when run returns
+	// ns holds the namespaces the pod's containers share (sandboxes only).
+	ns       *sandbox.Pod
+	finished chan struct{} // closed when run returns
 }
 
 func newPodRun(rt *Runtime, pod *corev1.Pod, dir string) *podRun {
@@ -132,7 +137,7 @@ func (pr *podRun) run() {
 		timer := time.AfterFunc(time.Duration(*d)*time.Second, pr.deadlineExceeded)
 		defer timer.Stop()
 	}
-	if !pr.prepareVolumes(pod) {
+	if !pr.prepareVolumes(pod) || !pr.prepareSandbox(pod) {
 		return
 	}
 	for i := range pod.Spec.InitContainers {
@@ -150,6 +155,29 @@ func (pr *podRun) run() {
 		}()
 	}
 	wg.Wait()
+}
+
+// prepareSandbox creates the namespaces the pod's containers share,
+// retrying as the kubelet does after FailedCreatePodSandBox.
+func (pr *podRun) prepareSandbox(pod *corev1.Pod) bool {
+	if pr.rt.sandboxSelf == "" {
+		return true
+	}
+	for {
+		ns, err := sandbox.NewPod(filepath.Join(pr.dir, "ns"), pod.Name)
+		if err == nil {
+			pr.mu.Lock()
+			pr.ns = ns
+			pr.mu.Unlock()
+			return true
+		}
+		pr.event(corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		select {
+		case <-pr.ctx.Done():
+			return false
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 // supervise runs one container until it should no longer restart, and

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
@@ -189,5 +190,51 @@ func TestLifecycleHooks(t *testing.T) {
 	<-done
 	if data, _ := os.ReadFile(out + "/pre"); string(data) != "stopping\n" {
 		t.Errorf("preStop wrote %q", data)
+	}
+}
+
+func TestContainersShareThePodsIPCAndHostname(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	// writer puts a file in /dev/shm; reader waits for it. Both print
+	// their IPC namespace and hostname.
+	ident := "echo ipc=$(readlink /proc/self/ns/ipc) host=$(hostname)"
+	pod := newPod("shared").
+		container("writer", "sh", "-c", ident+"; echo hello > /dev/shm/note").
+		container("reader", "sh", "-c", ident+"; for i in $(seq 100); do [ -f /dev/shm/note ] && break; sleep 0.05; done; cat /dev/shm/note").pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "shared", "finished", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	writer := logsOf(t, rt, "shared", "writer", LogOptions{Tail: -1})
+	reader := logsOf(t, rt, "shared", "reader", LogOptions{Tail: -1})
+	first := func(s string) string { line, _, _ := strings.Cut(s, "\n"); return line }
+	if first(writer) != first(reader) || !strings.Contains(writer, "host=shared") {
+		t.Errorf("containers do not share IPC and UTS:\nwriter: %s\nreader: %s", writer, reader)
+	}
+	host, _ := os.Readlink("/proc/self/ns/ipc")
+	if strings.Contains(writer, "ipc="+host) {
+		t.Errorf("the pod uses the host's IPC namespace: %s", writer)
+	}
+	if !strings.Contains(reader, "hello") {
+		t.Errorf("reader did not see writer's /dev/shm file:\n%s", reader)
+	}
+	// Deleting the pod releases its pinned namespaces and /dev/shm.
+	p, _ := rt.GetPod(context.Background(), "default", "shared")
+	if err := rt.DeletePod(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(rt.root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mounts) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mounts left below %s after delete: %v", rt.root, mounts[0].Mountpoint)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

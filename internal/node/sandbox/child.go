@@ -74,7 +74,7 @@ func setup(spec Spec) error {
 	if err := syscall.Mount("overlay", root, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work); err != nil {
 		return fmt.Errorf("mounting the root overlay over %s: %w", lower, err)
 	}
-	if err := systemMounts(root); err != nil {
+	if err := systemMounts(root, spec.ShmDir); err != nil {
 		return err
 	}
 	for _, m := range spec.Mounts {
@@ -88,8 +88,10 @@ func setup(spec Spec) error {
 	if err := pivot(root); err != nil {
 		return err
 	}
-	if err := syscall.Sethostname([]byte(spec.Hostname)); err != nil {
-		return fmt.Errorf("setting hostname: %w", err)
+	if !spec.InPod {
+		if err := syscall.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("setting hostname: %w", err)
+		}
 	}
 	dir := spec.Dir
 	if dir == "" {
@@ -104,7 +106,7 @@ func setup(spec Spec) error {
 // systemMounts gives the new root a /proc of its PID namespace, a private
 // /dev with the standard devices only (so nothing written there reaches the
 // host's), its own devpts and /dev/shm (its own IPC), and a read-only /sys.
-func systemMounts(root string) error {
+func systemMounts(root, shmDir string) error {
 	in := func(p string) (string, error) { return securejoin.SecureJoin(root, p) }
 	mount := func(source, target, fstype string, flags uintptr, data string) error {
 		path, err := in(target)
@@ -140,7 +142,11 @@ func systemMounts(root string) error {
 	if err := mount("devpts", "/dev/pts", "devpts", syscall.MS_NOSUID|syscall.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return err
 	}
-	if err := mount("shm", "/dev/shm", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777,size=67108864"); err != nil {
+	if shmDir != "" {
+		if err := mount(shmDir, "/dev/shm", "", syscall.MS_BIND, ""); err != nil {
+			return err
+		}
+	} else if err := mount("shm", "/dev/shm", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "mode=1777,size="+shmSize); err != nil {
 		return err
 	}
 	for link, target := range map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2"} {
@@ -246,6 +252,11 @@ func execCommand(spec Spec) error {
 	if err != nil {
 		return err
 	}
+	if u := spec.User; u != nil {
+		if err := becomeUser(*u); err != nil {
+			return err
+		}
+	}
 	return syscall.Exec(bin, spec.Args, spec.Env)
 }
 
@@ -268,4 +279,22 @@ func LookPath(file, path, dir string) (string, error) {
 		}
 	}
 	return "", errors.New("exec: \"" + file + "\": executable file not found in $PATH")
+}
+
+// becomeUser drops to u's groups and ids; Go applies each to every thread.
+func becomeUser(u User) error {
+	groups := make([]int, 0, len(u.Groups))
+	for _, g := range u.Groups {
+		groups = append(groups, int(g))
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setting supplementary groups %v: %w", u.Groups, err)
+	}
+	if err := syscall.Setgid(int(u.GID)); err != nil {
+		return fmt.Errorf("setting group id %d: %w", u.GID, err)
+	}
+	if err := syscall.Setuid(int(u.UID)); err != nil {
+		return fmt.Errorf("setting user id %d: %w", u.UID, err)
+	}
+	return nil
 }

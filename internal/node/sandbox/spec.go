@@ -40,6 +40,21 @@ type Spec struct {
 	Dir      string   `json:"dir"`
 	// UpperSize caps the writable layer (bytes, 0: tmpfs default, half of RAM).
 	UpperSize int64 `json:"upperSize,omitempty"`
+	// InPod means the child is started with Pod.Start: its IPC and UTS
+	// namespaces (hostname included) are the pod's, and ShmDir is the
+	// pod's /dev/shm.
+	InPod  bool   `json:"inPod,omitempty"`
+	ShmDir string `json:"shmDir,omitempty"`
+	// User, when set, is who the command runs as.
+	User *User `json:"user,omitempty"`
+}
+
+// User is a process's identity (securityContext runAsUser/runAsGroup,
+// fsGroup and supplementalGroups).
+type User struct {
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Groups []uint32 `json:"groups,omitempty"`
 }
 
 // Report is the parent's end of the child's start-up report: the child
@@ -86,7 +101,8 @@ func (r *Report) Abort() {
 }
 
 // Command returns the command that starts spec in a new sandbox: self
-// re-executed with new mount, PID, IPC and UTS namespaces.
+// re-executed with new mount and PID namespaces, and new IPC and UTS ones
+// unless the spec is InPod (then start it with Pod.Start).
 func Command(self string, spec Spec) (*exec.Cmd, *Report, error) {
 	if len(spec.Args) == 0 {
 		return nil, nil, errors.New("sandbox spec has no command")
@@ -116,10 +132,11 @@ func Command(self string, spec Spec) (*exec.Cmd, *Report, error) {
 	cmd.ExtraFiles = []*os.File{w, gateR} // fds 3 and 4 in the child
 	cmd.Args = []string{"skiff-sandbox:" + filepath.Base(spec.Args[0])}
 	cmd.Env = []string{EnvSpec + "=" + path}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:    true,
-		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
+	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID)
+	if !spec.InPod {
+		flags |= syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: flags}
 	return cmd, &Report{r: r, w: w, gateR: gateR, gateW: gateW}, nil
 }
 
