@@ -46,12 +46,19 @@ type podRun struct {
 	// ns holds the namespaces the pod's containers share (sandboxes only).
 	ns       *sandbox.Pod
 	finished chan struct{} // closed when run returns
+	// changed is closed (and replaced) at every status update.
+	changed chan struct{}
+	// sidecarCtx ends once the main containers have ended: sidecars are
+	// no longer restarted.
+	sidecarCtx  context.Context
+	endSidecars context.CancelFunc
 }
 
 func newPodRun(rt *Runtime, pod *corev1.Pod, dir string) *podRun {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &podRun{rt: rt, uid: pod.UID, namespace: pod.Namespace, name: pod.Name, dir: dir, ctx: ctx, cancel: cancel, pod: pod,
-		instances: map[string]*instance{}, finished: make(chan struct{})}
+	sidecarCtx, endSidecars := context.WithCancel(ctx)
+	return &podRun{sidecarCtx: sidecarCtx, endSidecars: endSidecars,rt: rt, uid: pod.UID, namespace: pod.Namespace, name: pod.Name, dir: dir, ctx: ctx, cancel: cancel, pod: pod,
+		instances: map[string]*instance{}, finished: make(chan struct{}), changed: make(chan struct{})}
 }
 
 func (pr *podRun) snapshot() *corev1.Pod {
@@ -93,6 +100,8 @@ func (pr *podRun) update(change func(st *corev1.PodStatus)) {
 		pr.pod.Status.Reason, pr.pod.Status.Message = pr.failReason, pr.failMessage
 	}
 	p := pr.pod.DeepCopy()
+	close(pr.changed)
+	pr.changed = make(chan struct{})
 	pr.mu.Unlock()
 	pr.rt.publish(p)
 }
@@ -140,9 +149,26 @@ func (pr *podRun) run() {
 	if !pr.prepareVolumes(pod) || !pr.prepareSandbox(pod) {
 		return
 	}
+	// Once the main containers are done, sidecars go, in reverse order.
+	var sidecars []sidecar
+	defer func() { pr.stopSidecars(sidecars) }()
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		if code := pr.supervise(c, true); code != 0 || pr.ctx.Err() != nil {
+		if isSidecar(c) {
+			sc := sidecar{name: c.Name, done: make(chan struct{})}
+			sidecars = append(sidecars, sc)
+			go func() { defer close(sc.done); pr.supervise(c, kindSidecar) }()
+			// The next init container waits until the sidecar has started
+			// (its startup probe passed), as the kubelet does.
+			if !pr.waitUntil(func(st *corev1.PodStatus) bool {
+				cs := find(st.InitContainerStatuses, c.Name)
+				return cs != nil && cs.Started != nil && *cs.Started
+			}) {
+				return
+			}
+			continue
+		}
+		if code := pr.supervise(c, kindInit); code != 0 || pr.ctx.Err() != nil {
 			return // the pod failed (restartPolicy Never) or is being stopped
 		}
 	}
@@ -151,10 +177,71 @@ func (pr *podRun) run() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pr.supervise(&pod.Spec.Containers[i], false)
+			pr.supervise(&pod.Spec.Containers[i], kindRegular)
 		}()
 	}
 	wg.Wait()
+}
+
+// containerKind says how a container is run.
+type containerKind int
+
+const (
+	kindRegular containerKind = iota
+	kindInit                  // runs to completion before the next one
+	kindSidecar               // an init container with restartPolicy Always
+)
+
+func isSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+// waitUntil blocks until check passes on the pod's status, or the pod is
+// stopped (then it returns false).
+func (pr *podRun) waitUntil(check func(*corev1.PodStatus) bool) bool {
+	for {
+		pr.mu.Lock()
+		ok, changed := check(&pr.pod.Status), pr.changed
+		pr.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-pr.ctx.Done():
+			return false
+		case <-changed:
+		}
+	}
+}
+
+type sidecar struct {
+	name string
+	done chan struct{} // closed when its supervisor returns
+}
+
+// stopSidecars ends the sidecars after the main containers, last started
+// first, each with the pod's grace period.
+func (pr *podRun) stopSidecars(sidecars []sidecar) {
+	pr.endSidecars()
+	for i := len(sidecars) - 1; i >= 0; i-- {
+		sc := sidecars[i]
+		for {
+			pr.mu.Lock()
+			inst := pr.instances[sc.name]
+			pr.mu.Unlock()
+			if inst != nil {
+				pr.event(corev1.EventTypeNormal, "Killing", "Stopping container %s", sc.name)
+				inst.terminate(pr.preStop(inst.spec, pr.gracePeriod()))
+			}
+			// An instance starting right now is caught on the next turn.
+			select {
+			case <-sc.done:
+			case <-time.After(50 * time.Millisecond):
+				continue
+			}
+			break
+		}
+	}
 }
 
 // prepareSandbox creates the namespaces the pod's containers share,
@@ -182,28 +269,40 @@ func (pr *podRun) prepareSandbox(pod *corev1.Pod) bool {
 
 // supervise runs one container until it should no longer restart, and
 // returns its last exit code.
-func (pr *podRun) supervise(c *corev1.Container, init bool) int {
+func (pr *podRun) supervise(c *corev1.Container, kind containerKind) int {
 	policy := pr.snapshot().Spec.RestartPolicy
 	statuses := func(st *corev1.PodStatus) *[]corev1.ContainerStatus {
-		if init {
+		if kind != kindRegular {
 			return &st.InitContainerStatuses
 		}
 		return &st.ContainerStatuses
 	}
+	ctx := pr.ctx
+	if kind == kindSidecar {
+		ctx = pr.sidecarCtx
+	}
 	backoff := pr.rt.backoffInitial
 	for restarts := 0; ; restarts++ {
-		if pr.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return -1
 		}
 		started := pr.rt.now()
-		code, term := pr.runOnce(c, init, restarts, statuses)
+		code, term := pr.runOnce(c, kind, restarts, statuses)
 		pr.update(func(st *corev1.PodStatus) {
 			cs := containerStatus(statuses(st), c)
 			cs.Ready, cs.Started = false, ptr(false)
 			cs.State = corev1.ContainerState{Terminated: term}
 		})
-		restart := policy == corev1.RestartPolicyAlways && !init || policy != corev1.RestartPolicyNever && code != 0
-		if !restart || pr.ctx.Err() != nil {
+		var restart bool
+		switch kind {
+		case kindSidecar:
+			restart = true
+		case kindInit:
+			restart = policy != corev1.RestartPolicyNever && code != 0
+		default:
+			restart = policy == corev1.RestartPolicyAlways || policy == corev1.RestartPolicyOnFailure && code != 0
+		}
+		if !restart || ctx.Err() != nil {
 			return code
 		}
 		if pr.rt.now().Sub(started) > backoffReset {
@@ -216,7 +315,7 @@ func (pr *podRun) supervise(c *corev1.Container, init bool) int {
 			cs.State = waiting("CrashLoopBackOff", "back-off "+backoff.String()+" restarting failed container="+c.Name+" pod="+pr.name)
 		})
 		select {
-		case <-pr.ctx.Done():
+		case <-ctx.Done():
 			return code
 		case <-time.After(backoff):
 		}
@@ -225,7 +324,7 @@ func (pr *podRun) supervise(c *corev1.Container, init bool) int {
 }
 
 // runOnce starts one instance of c and waits for it to end.
-func (pr *podRun) runOnce(c *corev1.Container, init bool, restarts int, statuses func(*corev1.PodStatus) *[]corev1.ContainerStatus) (int, *corev1.ContainerStateTerminated) {
+func (pr *podRun) runOnce(c *corev1.Container, kind containerKind, restarts int, statuses func(*corev1.PodStatus) *[]corev1.ContainerStatus) (int, *corev1.ContainerStateTerminated) {
 	if restarts == 0 {
 		if img, ok := pr.rt.image(c.Image); ok && img.Dir != "" {
 			pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: images.yaml maps it to %s", c.Image, img.Dir)
@@ -256,7 +355,7 @@ func (pr *podRun) runOnce(c *corev1.Container, init bool, restarts int, statuses
 		cs.ContainerID = "skiff://" + string(pr.uid) + "/" + c.Name + "/" + strconv.Itoa(restarts)
 	})
 	probeCtx, stopProbes := context.WithCancel(pr.ctx)
-	if !init {
+	if kind != kindInit {
 		pr.postStart(c, inst)
 		go (&prober{pr: pr, c: c, inst: inst, statuses: statuses}).run(probeCtx)
 	}
@@ -306,6 +405,9 @@ func (pr *podRun) stop(grace time.Duration, reason string) {
 	running := make([]*instance, 0, len(pr.instances))
 	names := make([]string, 0, len(pr.instances))
 	for name, inst := range pr.instances {
+		if isSidecar(inst.spec) {
+			continue // run ends them after the others (stopSidecars)
+		}
 		running = append(running, inst)
 		names = append(names, name)
 	}

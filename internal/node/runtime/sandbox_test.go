@@ -238,3 +238,49 @@ func TestContainersShareThePodsIPCAndHostname(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func (b *podBuilder) sidecar(name string, command ...string) *podBuilder {
+	b.pod.Spec.InitContainers = append(b.pod.Spec.InitContainers, corev1.Container{
+		Name: name, Command: command, RestartPolicy: ptr(corev1.ContainerRestartPolicyAlways)})
+	return b
+}
+
+func TestSidecarServesTheMainContainerAndEndsAfterIt(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	pod := newPod("with-sidecar").
+		sidecar("helper", "sh", "-c", `trap 'echo bye; exit 0' TERM; echo up > /dev/shm/helper; while true; do sleep 0.1; done`).
+		container("main", "sh", "-c", "cat /dev/shm/helper; sleep 0.3").pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	// While main runs, the sidecar counts as started and ready.
+	waitFor(t, rt, "with-sidecar", "running with its sidecar", func(p *corev1.Pod) bool {
+		cs := find(p.Status.InitContainerStatuses, "helper")
+		return p.Status.Phase == corev1.PodRunning && cs != nil && cs.State.Running != nil && cs.Ready
+	})
+	p := waitFor(t, rt, "with-sidecar", "succeeded", phase(corev1.PodSucceeded))
+	if cs := find(p.Status.InitContainerStatuses, "helper"); cs == nil || cs.State.Terminated == nil {
+		t.Errorf("sidecar still running after the main container ended: %+v", cs)
+	}
+	if logs := logsOf(t, rt, "with-sidecar", "main", LogOptions{Tail: -1}); logs != "up\n" {
+		t.Errorf("main logs %q, want the sidecar's %q", logs, "up\n")
+	}
+	if logs := logsOf(t, rt, "with-sidecar", "helper", LogOptions{Tail: -1}); !strings.Contains(logs, "bye") {
+		t.Errorf("the sidecar was not sent SIGTERM: logs %q", logs)
+	}
+}
+
+func TestSidecarRestartsWhatever(t *testing.T) {
+	rt := newRuntime(t)
+	pod := newPod("flaky-sidecar").
+		sidecar("helper", "sh", "-c", "sleep 0.1; exit 3").
+		container("main", "sleep", "1").pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "flaky-sidecar", "succeeded", phase(corev1.PodSucceeded))
+	cs := find(p.Status.InitContainerStatuses, "helper")
+	if cs == nil || cs.RestartCount < 1 {
+		t.Errorf("sidecar exiting 3 under restartPolicy Never was not restarted: %+v", cs)
+	}
+}

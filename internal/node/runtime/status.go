@@ -13,8 +13,18 @@ func derivePodStatus(pod *corev1.Pod, now time.Time) {
 	st := &pod.Status
 	initDone := true
 	initFailed := false
+	sidecarsReady := true
 	for _, c := range pod.Spec.InitContainers {
 		cs := find(st.InitContainerStatuses, c.Name)
+		if isSidecar(&c) {
+			// A sidecar counts as initialised once it has started, and
+			// stays so through its restarts and its final stop.
+			if cs == nil || !(cs.Started != nil && *cs.Started || cs.RestartCount > 0 || cs.State.Terminated != nil) {
+				initDone = false
+			}
+			sidecarsReady = sidecarsReady && cs != nil && cs.Ready
+			continue
+		}
 		if cs == nil || cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
 			initDone = false
 			if cs != nil && cs.State.Terminated != nil && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
@@ -56,7 +66,7 @@ func derivePodStatus(pod *corev1.Pod, now time.Time) {
 	default:
 		st.Phase = corev1.PodSucceeded
 	}
-	allReady := initDone && total > 0 && ready == total
+	allReady := initDone && total > 0 && ready == total && sidecarsReady
 	setCondition(st, corev1.PodScheduled, true, "", now)
 	setCondition(st, corev1.PodInitialized, initDone, reasonIf(!initDone, "ContainersNotInitialized"), now)
 	setCondition(st, corev1.ContainersReady, allReady, reasonIf(!allReady, "ContainersNotReady"), now)
