@@ -57,7 +57,7 @@ type podRun struct {
 func newPodRun(rt *Runtime, pod *corev1.Pod, dir string) *podRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	sidecarCtx, endSidecars := context.WithCancel(ctx)
-	return &podRun{sidecarCtx: sidecarCtx, endSidecars: endSidecars,rt: rt, uid: pod.UID, namespace: pod.Namespace, name: pod.Name, dir: dir, ctx: ctx, cancel: cancel, pod: pod,
+	return &podRun{sidecarCtx: sidecarCtx, endSidecars: endSidecars, rt: rt, uid: pod.UID, namespace: pod.Namespace, name: pod.Name, dir: dir, ctx: ctx, cancel: cancel, pod: pod,
 		instances: map[string]*instance{}, finished: make(chan struct{}), changed: make(chan struct{})}
 }
 
