@@ -74,14 +74,35 @@ func (p *provider) GetContainerLogs(ctx context.Context, namespace, pod, contain
 
 // RunInContainer serves kubectl exec.
 func (p *provider) RunInContainer(ctx context.Context, namespace, pod, container string, cmd []string, attach api.AttachIO) error {
+	stdio, done := streams(ctx, attach)
+	defer done()
+	err := p.rt.Exec(ctx, namespace, pod, container, cmd, stdio)
+	var ee *runtime.ExitError
+	if errors.As(err, &ee) {
+		return utilexec.CodeExitError{Err: err, Code: ee.Code}
+	}
+	return err
+}
+
+// AttachToContainer serves kubectl attach (and kubectl run -ti).
+func (p *provider) AttachToContainer(ctx context.Context, namespace, pod, container string, attach api.AttachIO) error {
+	stdio, done := streams(ctx, attach)
+	defer done()
+	return p.rt.Attach(ctx, namespace, pod, container, stdio)
+}
+
+// streams adapts a kubelet API session to the runtime's; done closes the
+// output streams.
+func streams(ctx context.Context, attach api.AttachIO) (runtime.ExecIO, func()) {
 	stdio := runtime.ExecIO{Stdin: attach.Stdin(), TTY: attach.TTY()}
+	var closers []io.Closer
 	if out := attach.Stdout(); out != nil {
 		stdio.Stdout = out
-		defer out.Close()
+		closers = append(closers, out)
 	}
 	if errOut := attach.Stderr(); errOut != nil {
 		stdio.Stderr = errOut
-		defer errOut.Close()
+		closers = append(closers, errOut)
 	}
 	if stdio.TTY {
 		sizes := make(chan [2]uint16)
@@ -94,24 +115,22 @@ func (p *provider) RunInContainer(ctx context.Context, namespace, pod, container
 					if !ok {
 						return
 					}
-					sizes <- [2]uint16{s.Width, s.Height}
+					select {
+					case sizes <- [2]uint16{s.Width, s.Height}:
+					case <-ctx.Done():
+						return
+					}
 				case <-ctx.Done():
 					return
 				}
 			}
 		}()
 	}
-	err := p.rt.Exec(ctx, namespace, pod, container, cmd, stdio)
-	var ee *runtime.ExitError
-	if errors.As(err, &ee) {
-		return utilexec.CodeExitError{Err: err, Code: ee.Code}
+	return stdio, func() {
+		for _, c := range closers {
+			c.Close()
+		}
 	}
-	return err
-}
-
-// AttachToContainer is not supported yet: containers' stdin is not kept.
-func (p *provider) AttachToContainer(ctx context.Context, namespace, pod, container string, attach api.AttachIO) error {
-	return errdefs.InvalidInputf("attach to %s/%s is not supported by the skiff node yet; use kubectl logs -f or kubectl exec", namespace, pod)
 }
 
 // PortForward connects to the port on the pod. Pods share the node's

@@ -38,6 +38,7 @@ type instance struct {
 	logPath    string
 	logs       []*logWriter
 	logFile    *os.File
+	console    *console
 	done       chan struct{}
 	code       int
 	oomKilled  bool
@@ -125,26 +126,44 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		f.Close()
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	con := newConsole(c)
+	out := con.writer(stdout, false)
+	cmd.Stdout, cmd.Stderr = out, con.writer(stderr, true)
+	if err := con.prepare(cmd, c, report != nil); err != nil {
+		f.Close()
+		if report != nil {
+			report.Abort()
+		}
+		return nil, err
+	}
 	// When the main process exits the container is over: a background child
 	// still holding its output must not keep Wait from returning.
 	cmd.WaitDelay = 500 * time.Millisecond
 	if err := pr.startProcess(cmd); err != nil {
 		f.Close()
+		con.finish()
 		if report != nil {
 			report.Abort()
 		}
 		return nil, fmt.Errorf("starting container %q: %w", c.Name, err)
 	}
-	group, err := pr.cgroup(pod, c, cmd.Process.Pid)
-	if err != nil {
+	// From here on a failure kills what started and releases the rest.
+	var group *cgroups.Group
+	fail := func(err error) (*instance, error) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		if report != nil {
 			report.Abort()
 		}
 		_ = cmd.Wait()
+		if group != nil {
+			_ = group.Destroy()
+		}
+		con.finish()
 		f.Close()
 		return nil, err
+	}
+	if group, err = pr.cgroup(pod, c, cmd.Process.Pid); err != nil {
+		return fail(err)
 	}
 	if report != nil {
 		// Running means the command runs, not that the sandbox is still
@@ -152,23 +171,17 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		report.Started()
 		_ = report.Release()
 		if err := report.Wait(time.Minute); err != nil {
-			if group != nil {
-				_ = group.Destroy()
-			}
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			_ = cmd.Wait()
-			f.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
+	if err := con.started(report, out); err != nil {
+		return fail(fmt.Errorf("container %q: %w", c.Name, err))
+	}
 	if err := writePIDFile(base+pidSuffix, cmd.Process.Pid); err != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		f.Close()
-		return nil, fmt.Errorf("recording container %q: %w", c.Name, err)
+		return fail(fmt.Errorf("recording container %q: %w", c.Name, err))
 	}
 	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{}),
-		env: envList, dir: dir, group: group, spec: c}
+		env: envList, dir: dir, group: group, spec: c, console: con}
 	if report != nil {
 		inst.sandboxDir = base + ".sandbox"
 	}
@@ -184,6 +197,7 @@ func (inst *instance) reap() {
 		// Whatever the main process left behind goes with the container.
 		_ = inst.group.Destroy()
 	}
+	inst.console.finish()
 	for _, w := range inst.logs {
 		_ = w.Close()
 	}
@@ -246,7 +260,7 @@ func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, args, env []stri
 			target = corev1.TerminationMessagePathDefault
 		}
 		mounts = append(mounts, sandbox.Mount{Source: msgFile, Target: target})
-		spec := sandbox.Spec{Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir}
+		spec := sandbox.Spec{Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir, TTY: c.TTY}
 		if ns := pr.namespaces(); ns != nil {
 			spec.InPod, spec.ShmDir = true, ns.ShmDir()
 		}

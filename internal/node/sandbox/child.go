@@ -34,6 +34,9 @@ func Child(specPath string) error {
 	}
 	gate.Close()
 	err = setup(spec)
+	if err == nil && spec.TTY {
+		err = attachTerminal()
+	}
 	if err == nil {
 		err = execCommand(spec)
 	}

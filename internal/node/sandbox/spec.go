@@ -47,6 +47,9 @@ type Spec struct {
 	ShmDir string `json:"shmDir,omitempty"`
 	// User, when set, is who the command runs as.
 	User *User `json:"user,omitempty"`
+	// TTY gives the command a terminal of the sandbox's own devpts; the
+	// child sends its master end back (Report.Console).
+	TTY bool `json:"tty,omitempty"`
 }
 
 // User is a process's identity (securityContext runAsUser/runAsGroup,
@@ -63,13 +66,21 @@ type User struct {
 //
 // A second pipe gates the child: it builds nothing until Release, so the
 // parent can first put it in its cgroup.
-type Report struct{ r, w, gateR, gateW *os.File }
+type Report struct {
+	r, w, gateR, gateW *os.File
+	// consoleR and consoleW are a socket pair that carries the terminal's
+	// master end (TTY only).
+	consoleR, consoleW *os.File
+}
 
 // Started must be called once the child is started: it drops the parent's
 // copies of the child's ends, so each pipe closes when the child does.
 func (r *Report) Started() {
 	r.w.Close()
 	r.gateR.Close()
+	if r.consoleW != nil {
+		r.consoleW.Close()
+	}
 }
 
 // Release lets the child go on.
@@ -95,9 +106,21 @@ func (r *Report) Wait(timeout time.Duration) error {
 
 // Abort closes every end; a child waiting at the gate then gives up.
 func (r *Report) Abort() {
-	for _, f := range []*os.File{r.r, r.w, r.gateR, r.gateW} {
-		f.Close()
+	for _, f := range []*os.File{r.r, r.w, r.gateR, r.gateW, r.consoleR, r.consoleW} {
+		if f != nil {
+			f.Close()
+		}
 	}
+}
+
+// Console receives the master end of a TTY sandbox's terminal; call it
+// after Wait returned nil.
+func (r *Report) Console() (*os.File, error) {
+	if r.consoleR == nil {
+		return nil, errors.New("the sandbox has no terminal")
+	}
+	defer r.consoleR.Close()
+	return recvFile(r.consoleR)
 }
 
 // Command returns the command that starts spec in a new sandbox: self
@@ -128,16 +151,25 @@ func Command(self string, spec Spec) (*exec.Cmd, *Report, error) {
 		w.Close()
 		return nil, nil, err
 	}
+	report := &Report{r: r, w: w, gateR: gateR, gateW: gateW}
 	cmd := exec.Command(self)
 	cmd.ExtraFiles = []*os.File{w, gateR} // fds 3 and 4 in the child
+	if spec.TTY {
+		if report.consoleR, report.consoleW, err = socketPair(); err != nil {
+			report.Abort()
+			return nil, nil, err
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, report.consoleW) // fd 5
+	}
 	cmd.Args = []string{"skiff-sandbox:" + filepath.Base(spec.Args[0])}
 	cmd.Env = []string{EnvSpec + "=" + path}
 	flags := uintptr(syscall.CLONE_NEWNS | syscall.CLONE_NEWPID)
 	if !spec.InPod {
 		flags |= syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: flags}
-	return cmd, &Report{r: r, w: w, gateR: gateR, gateW: gateW}, nil
+	// A terminal needs a session of its own (which is a process group too).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: !spec.TTY, Setsid: spec.TTY, Cloneflags: flags}
+	return cmd, report, nil
 }
 
 // Available reports whether sandboxes can be made here, and if not, why.
