@@ -202,6 +202,52 @@ spec:
 			t.Errorf("exec -it did not get a terminal: %q", out)
 		}
 	})
+	t.Run("run -ti, attach, cp", func(t *testing.T) {
+		// The seed's `kubectl run python3 -ti ... bash`, with input typed
+		// through script(1)'s terminal and --rm cleaning up.
+		cmd := exec.Command("script", "-qec", kubectlBin+" --kubeconfig "+in.kubeconfig()+
+			" run python3 -ti --image=python:3.6 --restart=Never --rm -- bash", "/dev/null")
+		cmd.Stdin = strings.NewReader("echo from-$((6*7))\nexit\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("run -ti: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "from-42") || !strings.Contains(string(out), "root@python3") {
+			t.Errorf("run -ti did not reach an interactive bash in the pod: %q", out)
+		}
+		if _, err := in.kubectl("get", "pod", "python3"); err == nil {
+			t.Error("--rm left the pod behind")
+		}
+
+		in.mustKubectl("run", "ticker", "--image=python:3.6", "--", "sh", "-c", "while true; do echo tick; sleep 0.2; done")
+		in.waitPhase(t, "ticker", "Running")
+		attach := exec.Command(kubectlBin, "--kubeconfig", in.kubeconfig(), "attach", "ticker")
+		var seen strings.Builder
+		attach.Stdout = &seen
+		if err := attach.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		_ = attach.Process.Kill()
+		_ = attach.Wait()
+		if !strings.Contains(seen.String(), "tick\ntick\n") {
+			t.Errorf("attach did not follow the output: %q", seen.String())
+		}
+
+		file := filepath.Join(t.TempDir(), "weights.txt")
+		if err := os.WriteFile(file, []byte("0.5 0.25\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		in.mustKubectl("cp", file, "ticker:/tmp/weights.txt")
+		if got := in.mustKubectl("exec", "ticker", "--", "cat", "/tmp/weights.txt"); got != "0.5 0.25\n" {
+			t.Errorf("after cp into the pod, the file reads %q", got)
+		}
+		back := filepath.Join(t.TempDir(), "back.txt")
+		in.mustKubectl("cp", "ticker:/tmp/weights.txt", back)
+		if data, _ := os.ReadFile(back); string(data) != "0.5 0.25\n" {
+			t.Errorf("cp out of the pod gave %q", data)
+		}
+	})
 	t.Run("cronjob fires", func(t *testing.T) {
 		in.mustKubectl("create", "cronjob", "nightly", "--image=python:3.6", "--schedule=* * * * *", "--", "echo", "batch inference")
 		eventually(t, 100*time.Second, "a successful run", func() error {

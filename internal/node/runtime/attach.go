@@ -55,7 +55,12 @@ func (con *console) prepare(cmd *exec.Cmd, c *corev1.Container, sandboxed bool) 
 		}
 		con.master, con.childEnd = master, tty
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		// A terminal needs a session of its own (a process group too).
+		cmd.SysProcAttr.Setpgid = false
+		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
 	case c.Stdin:
 		r, w, err := os.Pipe()
 		if err != nil {

@@ -39,6 +39,7 @@ type instance struct {
 	logs       []*logWriter
 	logFile    *os.File
 	console    *console
+	user       *sandbox.User // who it runs as; nil: as skiff
 	done       chan struct{}
 	code       int
 	oomKilled  bool
@@ -51,8 +52,8 @@ var ErrNoCommand = errors.New("no command to run")
 // containerEnv resolves the container's environment: its env entries (the
 // pod controller has already resolved valueFrom and envFrom), $(VAR)
 // references between them, and the defaults a runtime adds.
-func containerEnv(pod *corev1.Pod, c *corev1.Container, img images.Image) (map[string]string, []string) {
-	env := map[string]string{"PATH": defaultPath, "HOSTNAME": pod.Name, "HOME": "/root"}
+func containerEnv(pod *corev1.Pod, c *corev1.Container, img images.Image, home string) (map[string]string, []string) {
+	env := map[string]string{"PATH": defaultPath, "HOSTNAME": pod.Name, "HOME": home}
 	order := []string{"PATH", "HOSTNAME", "HOME"}
 	// The image map's env comes first, as an image's ENV would.
 	for _, k := range slices.Sorted(maps.Keys(img.Env)) {
@@ -96,7 +97,11 @@ func argv(c *corev1.Container, img images.Image, env map[string]string) ([]strin
 func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	pod := pr.snapshot()
 	img, _ := pr.rt.image(c.Image)
-	env, envList := containerEnv(pod, c, img)
+	id, home, err := identity(pod, c)
+	if err != nil {
+		return nil, err
+	}
+	env, envList := containerEnv(pod, c, img, home)
 	args, err := argv(c, img, env)
 	if err != nil {
 		return nil, err
@@ -121,7 +126,7 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	stdout := &logWriter{mu: mu, f: f, stream: "stdout"}
 	stderr := &logWriter{mu: mu, f: f, stream: "stderr"}
 	base := strings.TrimSuffix(logPath, ".log")
-	cmd, report, err := pr.command(pod, c, args, envList, dir, base+".sandbox")
+	cmd, report, err := pr.command(pod, c, id, args, envList, dir, base+".sandbox")
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -181,7 +186,7 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		return fail(fmt.Errorf("recording container %q: %w", c.Name, err))
 	}
 	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{}),
-		env: envList, dir: dir, group: group, spec: c, console: con}
+		env: envList, dir: dir, group: group, spec: c, console: con, user: id}
 	if report != nil {
 		inst.sandboxDir = base + ".sandbox"
 	}
@@ -243,7 +248,7 @@ func (inst *instance) terminate(grace time.Duration) {
 // command builds the process for one container instance: in a sandbox when
 // the runtime has them, else a plain process group on the host.
 // The report is nil for a plain process.
-func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, args, env []string, dir, sandboxDir string) (*exec.Cmd, *sandbox.Report, error) {
+func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, id *sandbox.User, args, env []string, dir, sandboxDir string) (*exec.Cmd, *sandbox.Report, error) {
 	if self := pr.rt.sandboxSelf; self != "" {
 		mounts, err := pr.mounts(c)
 		if err != nil {
@@ -260,7 +265,7 @@ func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, args, env []stri
 			target = corev1.TerminationMessagePathDefault
 		}
 		mounts = append(mounts, sandbox.Mount{Source: msgFile, Target: target})
-		spec := sandbox.Spec{Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir, TTY: c.TTY}
+		spec := sandbox.Spec{Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir, TTY: c.TTY, User: id}
 		if ns := pr.namespaces(); ns != nil {
 			spec.InPod, spec.ShmDir = true, ns.ShmDir()
 		}
@@ -275,7 +280,7 @@ func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, args, env []stri
 	}
 	cmd := &exec.Cmd{Path: path, Args: args, Env: env, Dir: dir}
 	// Its own process group, so that stopping it reaches the whole tree.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: credential(id)}
 	return cmd, nil, nil
 }
 
@@ -291,6 +296,14 @@ func (pr *podRun) startProcess(cmd *exec.Cmd) error {
 		return ns.Start(cmd)
 	}
 	return cmd.Start()
+}
+
+// credential is id for a plain process; nil keeps skiff's.
+func credential(id *sandbox.User) *syscall.Credential {
+	if id == nil {
+		return nil
+	}
+	return &syscall.Credential{Uid: id.UID, Gid: id.GID, Groups: id.Groups}
 }
 
 func envValue(env []string, name string) string {

@@ -68,7 +68,7 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 	}
 	var proc *exec.Cmd
 	if inst.sandboxDir != "" {
-		proc = sandbox.EnterCommand(inst.cmd.Process.Pid, cmd, inst.env)
+		proc = sandbox.EnterCommand(inst.cmd.Process.Pid, cmd, inst.env, inst.user)
 	} else {
 		path, err := sandbox.LookPath(cmd[0], envValue(inst.env, "PATH"), inst.dir)
 		if err != nil {
@@ -78,6 +78,10 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 		proc.Args[0] = cmd[0]
 		proc.Env, proc.Dir = inst.env, inst.dir
 	}
+	proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if inst.sandboxDir == "" {
+		proc.SysProcAttr.Credential = credential(inst.user)
+	}
 	if stdio.TTY {
 		sandboxPID := 0
 		if inst.sandboxDir != "" {
@@ -86,7 +90,6 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 		return runTTY(ctx, proc, stdio, sandboxPID)
 	}
 	proc.Stdin, proc.Stdout, proc.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := proc.Start(); err != nil {
 		return err
 	}
@@ -120,7 +123,8 @@ func runTTY(ctx context.Context, proc *exec.Cmd, stdio ExecIO, sandboxPID int) e
 	}()
 	master := ptmx
 	proc.Stdin, proc.Stdout, proc.Stderr = tty, tty, tty
-	proc.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	proc.SysProcAttr.Setpgid = false
+	proc.SysProcAttr.Setsid, proc.SysProcAttr.Setctty, proc.SysProcAttr.Ctty = true, true, 0
 	err = proc.Start()
 	tty.Close()
 	if err != nil {

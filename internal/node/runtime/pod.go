@@ -281,6 +281,16 @@ func (pr *podRun) supervise(c *corev1.Container, kind containerKind) int {
 	if kind == kindSidecar {
 		ctx = pr.sidecarCtx
 	}
+	if _, _, err := identity(pr.snapshot(), c); err != nil {
+		// The spec cannot change, so the container waits, as the
+		// kubelet's does, until the pod is deleted.
+		pr.event(corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		pr.update(func(st *corev1.PodStatus) {
+			containerStatus(statuses(st), c).State = waiting("CreateContainerConfigError", err.Error())
+		})
+		<-ctx.Done()
+		return -1
+	}
 	backoff := pr.rt.backoffInitial
 	for restarts := 0; ; restarts++ {
 		if ctx.Err() != nil {

@@ -36,6 +36,9 @@ func (pr *podRun) prepareVolumes(pod *corev1.Pod) bool {
 			paths, err = pr.rt.volumes(pr.ctx, pod, filepath.Join(pr.dir, "volumes"))
 		}
 		if err == nil {
+			err = applyFSGroup(pod, paths)
+		}
+		if err == nil {
 			pr.mu.Lock()
 			pr.volumePaths = paths
 			pr.mu.Unlock()

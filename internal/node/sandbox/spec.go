@@ -189,9 +189,15 @@ func Available() (bool, string) {
 
 // EnterCommand returns a command that runs argv inside the sandbox whose
 // first process is pid (for kubectl exec and exec probes), with env as its
-// environment, in that process's root and working directory.
-func EnterCommand(pid int, argv []string, env []string) *exec.Cmd {
-	args := []string{"-t", fmt.Sprint(pid), "-m", "-p", "-i", "-u", "-r", "-w", "--"}
+// environment, in that process's root and working directory, as user
+// when set.
+func EnterCommand(pid int, argv []string, env []string, user *User) *exec.Cmd {
+	args := []string{"-t", fmt.Sprint(pid), "-m", "-p", "-i", "-u", "-r", "-w"}
+	if user != nil {
+		// nsenter drops supplementary groups when it sets the group.
+		args = append(args, "-S", fmt.Sprint(user.UID), "-G", fmt.Sprint(user.GID))
+	}
+	args = append(args, "--")
 	cmd := exec.Command("nsenter", append(args, argv...)...)
 	cmd.Env = env
 	return cmd
