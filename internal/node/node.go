@@ -132,9 +132,10 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, runtime: rt, events: events, client: client}
 	vk, err := nodeutil.NewNode(cfg.Name,
 		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
-			vols := &volumes{client: client, configMaps: pc.ConfigMaps, secrets: pc.Secrets, memoryRoot: memoryVolumeRoot}
+			vols := &volumes{client: client, configMaps: pc.ConfigMaps, secrets: pc.Secrets, memoryRoot: memoryVolumeRoot,
+				allocatable: spec.Status.Allocatable}
 			rt.SetVolumePreparer(vols.prepare)
-			return &provider{rt: rt}, nil, nil
+			return &provider{rt: rt, pods: pc.Pods, allocatable: spec.Status.Allocatable}, nil, nil
 		},
 		nodeutil.WithClient(client),
 		func(c *nodeutil.NodeConfig) error {

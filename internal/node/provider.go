@@ -13,6 +13,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	corev1 "k8s.io/api/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	utilexec "k8s.io/utils/exec"
 
@@ -20,9 +21,16 @@ import (
 )
 
 // provider adapts the process runtime to virtual-kubelet's interfaces.
-type provider struct{ rt *runtime.Runtime }
+type provider struct {
+	rt          *runtime.Runtime
+	pods        corelisters.PodLister
+	allocatable corev1.ResourceList
+}
 
 func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
+	if err := addResourceFieldEnv(pod, p.pods, p.allocatable); err != nil {
+		return err
+	}
 	return p.rt.CreatePod(ctx, pod)
 }
 func (p *provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {

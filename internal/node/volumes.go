@@ -27,6 +27,8 @@ type volumes struct {
 	secrets    corev1listers.SecretLister
 	// memoryRoot holds emptyDir volumes with medium Memory (a tmpfs).
 	memoryRoot string
+	// allocatable is what unset limits read as through the downward API.
+	allocatable corev1.ResourceList
 }
 
 const defaultFileMode = 0o644
@@ -67,7 +69,7 @@ func (v *volumes) one(ctx context.Context, pod *corev1.Pod, dir string, vol core
 		}
 		return own, writeFiles(own, files, src.Secret.DefaultMode)
 	case src.DownwardAPI != nil:
-		files, err := downwardFiles(pod, src.DownwardAPI.Items)
+		files, err := v.downwardFiles(pod, src.DownwardAPI.Items)
 		if err != nil {
 			return "", err
 		}
@@ -171,7 +173,7 @@ func (v *volumes) projection(ctx context.Context, pod *corev1.Pod, s corev1.Volu
 	case s.Secret != nil:
 		return v.secretFiles(pod.Namespace, s.Secret.Name, s.Secret.Items, s.Secret.Optional)
 	case s.DownwardAPI != nil:
-		return downwardFiles(pod, s.DownwardAPI.Items)
+		return v.downwardFiles(pod, s.DownwardAPI.Items)
 	case s.ServiceAccountToken != nil:
 		tok, err := v.token(ctx, pod, s.ServiceAccountToken)
 		if err != nil {
@@ -202,13 +204,19 @@ func (v *volumes) token(ctx context.Context, pod *corev1.Pod, p *corev1.ServiceA
 	return resp.Status.Token, nil
 }
 
-func downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile) (map[string]file, error) {
+func (v *volumes) downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile) (map[string]file, error) {
 	out := map[string]file{}
 	for _, it := range items {
-		if it.FieldRef == nil {
-			return nil, fmt.Errorf("downwardAPI item %q: only fieldRef is supported yet", it.Path)
+		var val string
+		var err error
+		switch {
+		case it.FieldRef != nil:
+			val, err = fieldValue(pod, it.FieldRef.FieldPath)
+		case it.ResourceFieldRef != nil:
+			val, err = resourceFieldValue(pod, "", it.ResourceFieldRef, v.allocatable)
+		default:
+			err = fmt.Errorf("downwardAPI item %q sets neither fieldRef nor resourceFieldRef", it.Path)
 		}
-		val, err := fieldValue(pod, it.FieldRef.FieldPath)
 		if err != nil {
 			return nil, err
 		}

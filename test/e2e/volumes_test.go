@@ -36,6 +36,11 @@ spec:
       - path: labels
         fieldRef:
           fieldPath: metadata.labels
+      - path: mem-limit-mi
+        resourceFieldRef:
+          containerName: main
+          resource: limits.memory
+          divisor: 1Mi
   - name: data
     hostPath:
       path: HOSTDIR
@@ -49,6 +54,13 @@ spec:
   containers:
   - name: main
     image: python:3.6
+    resources:
+      requests: {cpu: 100m}
+      limits: {memory: 200Mi}
+    env:
+    - name: CPU_REQUEST_M
+      valueFrom:
+        resourceFieldRef: {resource: requests.cpu, divisor: 1m}
     command:
     - sh
     - -c
@@ -57,6 +69,7 @@ spec:
       cat /secrets/api/token; echo
       cat /scratch/handoff
       cat /info/labels; echo
+      echo "mem=$(cat /info/mem-limit-mi) cpu=$CPU_REQUEST_M"
       cat /data/input.csv
       test -s /var/run/secrets/kubernetes.io/serviceaccount/token && echo has-token
       cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo
@@ -89,7 +102,7 @@ func TestVolumes(t *testing.T) {
 	in.mustKubectl("create", "-f", manifest)
 	in.waitPhase(t, "volumes", "Succeeded")
 	logs := in.mustKubectl("logs", "volumes")
-	for _, want := range []string{"0.75\n", "s3cr3t\n", "from-init\n", `team="ml"`, "1,2\n", "has-token\n", "default\n", "shm-ok\n", "config-read-only\n"} {
+	for _, want := range []string{"0.75\n", "s3cr3t\n", "from-init\n", `team="ml"`, "mem=200 cpu=100\n", "1,2\n", "has-token\n", "default\n", "shm-ok\n", "config-read-only\n"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("pod output lacks %q:\n%s", want, logs)
 		}
