@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
+	"github.com/skiff-dev/skiff/internal/node/gpu"
 	"github.com/skiff-dev/skiff/internal/node/runtime"
 )
 
@@ -85,7 +86,19 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := nodeObject(cfg)
+	progress := cfg.Progress
+	if progress == nil {
+		progress = func(string, ...any) {}
+	}
+	gpus, err := gpu.Detect(context.Background())
+	if err != nil {
+		// A broken driver must not keep the node from serving CPU pods.
+		progress("warning: no GPUs offered: %v", err)
+	} else if len(gpus) > 0 {
+		progress("offering %d GPU(s) as %s: %s", len(gpus), gpu.Resource, gpus[0].Name)
+	}
+	rt.SetGPUs(gpu.NewAllocator(gpus))
+	spec, err := nodeObject(cfg, len(gpus))
 	if err != nil {
 		return nil, err
 	}
@@ -99,10 +112,6 @@ func New(cfg Config) (*Node, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("kubelet API authentication: %w", err)
-	}
-	progress := cfg.Progress
-	if progress == nil {
-		progress = func(string, ...any) {}
 	}
 	imageFile := filepath.Join(cfg.DataDir, "images.yaml")
 	imgs, err := newImageMap(imageFile, progress)
@@ -122,6 +131,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Sandboxes {
 		// The running binary, even if the file was replaced since.
 		rt.UseSandboxes("/proc/self/exe")
+		rt.MaskPaths(cfg.DataDir)
 	}
 	events := record.NewBroadcaster()
 	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.Name})

@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-dev/skiff/internal/node/gpu"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -18,11 +20,14 @@ const maxPods = 110
 
 // nodeObject describes this machine as a Node: its real capacity, its
 // addresses and what runs it.
-func nodeObject(cfg Config) (*corev1.Node, error) {
+func nodeObject(cfg Config, gpus int) (*corev1.Node, error) {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(runtime.NumCPU()), resource.DecimalSI),
 		corev1.ResourcePods:   *resource.NewQuantity(maxPods, resource.DecimalSI),
 		corev1.ResourceMemory: *resource.NewQuantity(memTotal(), resource.BinarySI),
+	}
+	if gpus > 0 {
+		capacity[gpu.Resource] = *resource.NewQuantity(int64(gpus), resource.DecimalSI)
 	}
 	var fs unix.Statfs_t
 	if err := unix.Statfs(cfg.DataDir, &fs); err == nil {

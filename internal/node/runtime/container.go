@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
+	"github.com/skiff-dev/skiff/internal/node/gpu"
 	"github.com/skiff-dev/skiff/internal/node/images"
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
@@ -102,6 +103,13 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		return nil, err
 	}
 	env, envList := containerEnv(pod, c, img, home)
+	devs, err := pr.allocateGPUs(c)
+	if err != nil {
+		return nil, err
+	}
+	if devs != nil {
+		envList = withEnv(envList, gpu.Env(devs))
+	}
 	args, err := argv(c, img, env)
 	if err != nil {
 		return nil, err
@@ -126,7 +134,7 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 	stdout := &logWriter{mu: mu, f: f, stream: "stdout"}
 	stderr := &logWriter{mu: mu, f: f, stream: "stderr"}
 	base := strings.TrimSuffix(logPath, ".log")
-	cmd, report, err := pr.command(pod, c, id, args, envList, dir, base+".sandbox")
+	cmd, report, err := pr.command(pod, c, id, devs, args, envList, dir, base+".sandbox")
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -248,12 +256,13 @@ func (inst *instance) terminate(grace time.Duration) {
 // command builds the process for one container instance: in a sandbox when
 // the runtime has them, else a plain process group on the host.
 // The report is nil for a plain process.
-func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, id *sandbox.User, args, env []string, dir, sandboxDir string) (*exec.Cmd, *sandbox.Report, error) {
+func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, id *sandbox.User, devs []gpu.Device, args, env []string, dir, sandboxDir string) (*exec.Cmd, *sandbox.Report, error) {
 	if self := pr.rt.sandboxSelf; self != "" {
 		mounts, err := pr.mounts(c)
 		if err != nil {
 			return nil, nil, err
 		}
+		mounts = append(mounts, deviceMounts(devs)...)
 		// The termination message file is the container's own, mounted
 		// over its path, so writing it never touches the host's /dev.
 		msgFile := terminationLog(sandboxDir)
@@ -265,7 +274,8 @@ func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, id *sandbox.User
 			target = corev1.TerminationMessagePathDefault
 		}
 		mounts = append(mounts, sandbox.Mount{Source: msgFile, Target: target})
-		spec := sandbox.Spec{Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir, TTY: c.TTY, User: id}
+		spec := sandbox.Spec{Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir, TTY: c.TTY, User: id,
+			Masked: append([]string{pr.rt.root}, pr.rt.masked...)}
 		if ns := pr.namespaces(); ns != nil {
 			spec.InPod, spec.ShmDir = true, ns.ShmDir()
 		}
@@ -296,6 +306,61 @@ func (pr *podRun) startProcess(cmd *exec.Cmd) error {
 		return ns.Start(cmd)
 	}
 	return cmd.Start()
+}
+
+// allocateGPUs gives c the GPUs it asks for. On a GPU node, a container
+// asking for none gets an empty list, so that its env hides the GPUs;
+// elsewhere the list is nil.
+func (pr *podRun) allocateGPUs(c *corev1.Container) ([]gpu.Device, error) {
+	if pr.rt.gpus == nil || pr.rt.gpus.Count() == 0 {
+		if gpu.Requested(c) > 0 {
+			return nil, fmt.Errorf("container %q asks for %s, and this node has none", c.Name, gpu.Resource)
+		}
+		return nil, nil
+	}
+	devs, err := pr.rt.gpus.Allocate(string(pr.uid)+"/"+c.Name, gpu.Requested(c))
+	if err != nil {
+		return nil, fmt.Errorf("container %q: %w", c.Name, err)
+	}
+	if devs == nil {
+		devs = []gpu.Device{}
+	}
+	return devs, nil
+}
+
+// deviceMounts binds the GPUs' device nodes, and the driver's control
+// nodes, into a sandbox's private /dev.
+func deviceMounts(devs []gpu.Device) []sandbox.Mount {
+	if len(devs) == 0 {
+		return nil
+	}
+	var out []sandbox.Mount
+	for _, path := range gpu.ControlDevices {
+		if _, err := os.Stat(path); err == nil {
+			out = append(out, sandbox.Mount{Source: path, Target: path})
+		}
+	}
+	for _, d := range devs {
+		out = append(out, sandbox.Mount{Source: d.Path(), Target: d.Path()})
+	}
+	return out
+}
+
+// withEnv sets the variables in set, replacing entries of env with the
+// same names (libc's getenv reads the first).
+func withEnv(env, set []string) []string {
+	names := map[string]bool{}
+	for _, kv := range set {
+		name, _, _ := strings.Cut(kv, "=")
+		names[name] = true
+	}
+	out := make([]string, 0, len(env)+len(set))
+	for _, kv := range env {
+		if name, _, _ := strings.Cut(kv, "="); !names[name] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, set...)
 }
 
 // credential is id for a plain process; nil keeps skiff's.

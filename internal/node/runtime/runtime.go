@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
+	"github.com/skiff-dev/skiff/internal/node/gpu"
 	"github.com/skiff-dev/skiff/internal/node/images"
 )
 
@@ -36,6 +37,9 @@ type Runtime struct {
 	// scratchRoots hold per-pod directories (named by pod UID) outside
 	// root, such as memory-backed volumes; they go with the pod.
 	scratchRoots []string
+	gpus         *gpu.Allocator
+	// masked are host paths hidden from sandboxes besides root.
+	masked []string
 	// backoffInitial is the first restart delay (upstream: 10s).
 	backoffInitial time.Duration
 }
@@ -80,6 +84,14 @@ func (r *Runtime) image(ref string) (images.Image, bool) {
 	return r.images(ref)
 }
 
+// MaskPaths hides host directories (skiff's data dir) from every
+// sandbox; the pod directory root always is.
+func (r *Runtime) MaskPaths(paths ...string) { r.masked = append(r.masked, paths...) }
+
+// SetGPUs sets the node's GPUs; containers asking for nvidia.com/gpu
+// get whole devices from it.
+func (r *Runtime) SetGPUs(a *gpu.Allocator) { r.gpus = a }
+
 // UseCgroups gives every container its own cgroup with its limits.
 func (r *Runtime) UseCgroups() { r.useCgroups = true }
 
@@ -98,6 +110,9 @@ func (r *Runtime) removePodDirs(pr *podRun) {
 	_ = os.RemoveAll(pr.dir)
 	if r.useCgroups {
 		_ = cgroups.RemovePod(string(pr.uid))
+	}
+	if r.gpus != nil {
+		r.gpus.Release(string(pr.uid) + "/")
 	}
 	for _, root := range r.scratchRoots {
 		_ = os.RemoveAll(filepath.Join(root, string(pr.uid)))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,5 +283,31 @@ func TestSidecarRestartsWhatever(t *testing.T) {
 	cs := find(p.Status.InitContainerStatuses, "helper")
 	if cs == nil || cs.RestartCount < 1 {
 		t.Errorf("sidecar exiting 3 under restartPolicy Never was not restarted: %+v", cs)
+	}
+}
+
+func TestSandboxSeesHostSubmountsButNotSkiffsData(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	// A separate filesystem on the host (as /home or a driver directory
+	// may be) with a file in it.
+	sub := t.TempDir()
+	if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(sub, syscall.MNT_DETACH) })
+	if err := os.WriteFile(sub+"/model.bin", []byte("weights"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := fmt.Sprintf("cat %s/model.bin; echo; echo changed > %s/model.bin; ls -A %s | wc -l", sub, sub, rt.root)
+	pod := newPod("submounts").container("main", "sh", "-c", script).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "submounts", "succeeded", phase(corev1.PodSucceeded))
+	if logs := logsOf(t, rt, "submounts", "main", LogOptions{Tail: -1}); logs != "weights\n0\n" {
+		t.Errorf("logs %q: want the submount's file, and an empty (masked) pod directory", logs)
+	}
+	if data, _ := os.ReadFile(sub + "/model.bin"); string(data) != "weights" {
+		t.Errorf("the pod's write reached the host's submount: %q", data)
 	}
 }

@@ -77,6 +77,12 @@ func setup(spec Spec) error {
 	if err := syscall.Mount("overlay", root, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work); err != nil {
 		return fmt.Errorf("mounting the root overlay over %s: %w", lower, err)
 	}
+	if err := mountHostSubmounts(root, filepath.Join(fsDir, "submounts"), append([]string{spec.StateDir}, spec.Masked...)); err != nil {
+		return err
+	}
+	if err := maskPaths(root, spec.Masked); err != nil {
+		return err
+	}
 	if err := systemMounts(root, spec.ShmDir); err != nil {
 		return err
 	}

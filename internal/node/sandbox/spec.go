@@ -47,6 +47,9 @@ type Spec struct {
 	ShmDir string `json:"shmDir,omitempty"`
 	// User, when set, is who the command runs as.
 	User *User `json:"user,omitempty"`
+	// Masked paths of the host are hidden under empty read-only tmpfs
+	// (skiff's data dir).
+	Masked []string `json:"masked,omitempty"`
 	// TTY gives the command a terminal of the sandbox's own devpts; the
 	// child sends its master end back (Report.Console).
 	TTY bool `json:"tty,omitempty"`
