@@ -133,7 +133,9 @@ func systemMounts(root, shmDir string) error {
 	if err := mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
 		return err
 	}
-	if err := mount("tmpfs", "/dev", "tmpfs", syscall.MS_NOSUID|syscall.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+	// nodev: a node a pod makes there (NVML creates the GPUs' nodes it
+	// misses) opens nothing; the bound standard nodes are mounts of their own.
+	if err := mount("tmpfs", "/dev", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
 	}
 	dev, _ := in("/dev")
