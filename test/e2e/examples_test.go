@@ -1,0 +1,115 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// exampleFile reads a file of examples/, with replacements applied, into
+// a temporary copy.
+func exampleFile(t *testing.T, path string, replace ...string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("../../examples", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(path))
+	if err := os.WriteFile(out, []byte(strings.NewReplacer(replace...).Replace(string(data))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestExamples runs the walkthroughs of examples/ as their READMEs do.
+func TestExamples(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import sklearn").Run(); err != nil {
+		t.Fatalf("the examples need scikit-learn from Debian (apt-get install python3-sklearn): %v", err)
+	}
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false")
+	ex := "../../examples/"
+
+	t.Run("001 training job and batch inference", func(t *testing.T) {
+		models := t.TempDir()
+		swap := []string{"/tmp/skiff-examples/models", models}
+		in.mustKubectl("create", "configmap", "diabetes-code", "--from-file="+ex+"001-training-job/train.py", "--from-file="+ex+"001-training-job/batch_predict.py")
+		in.mustKubectl("apply", "-f", exampleFile(t, "001-training-job/job.yaml", swap...))
+		in.mustKubectl("wait", "--for=condition=complete", "job/train-diabetes", "--timeout=2m")
+		if logs := in.mustKubectl("logs", "job/train-diabetes"); !strings.Contains(logs, `"r2": 0.3423`) {
+			t.Errorf("training logs %q", logs)
+		}
+		if res := in.jsonpath("get", "pods", "-l", "job-name=train-diabetes", "-o", "jsonpath={.items[0].spec.containers[0].resources.limits.memory}"); res != "512Mi" {
+			t.Errorf("training pod memory limit %q", res)
+		}
+		in.mustKubectl("apply", "-f", exampleFile(t, "001-training-job/cronjob.yaml", swap...))
+		in.mustKubectl("create", "job", "--from=cronjob/batch-inference", "inference-now")
+		in.mustKubectl("wait", "--for=condition=complete", "job/inference-now", "--timeout=2m")
+		if logs := in.mustKubectl("logs", "job/inference-now"); !strings.Contains(logs, `"rows": 89`) {
+			t.Errorf("batch inference logs %q", logs)
+		}
+		if data, err := os.ReadFile(filepath.Join(models, "predictions.csv")); err != nil || strings.Count(string(data), "\n") != 89 {
+			t.Errorf("predictions.csv: %d lines, %v", strings.Count(string(data), "\n"), err)
+		}
+	})
+
+	t.Run("002 hyperparameter search", func(t *testing.T) {
+		in.mustKubectl("create", "configmap", "ridge-search-code", "--from-file="+ex+"002-hyperparameter-search/search.py")
+		in.mustKubectl("apply", "-f", ex+"002-hyperparameter-search/job.yaml")
+		in.mustKubectl("wait", "--for=condition=complete", "job/ridge-search", "--timeout=3m")
+		logs := in.mustKubectl("logs", "-l", "job-name=ridge-search", "--tail=1")
+		for _, trial := range []string{`"trial": 0, "alpha": 0.001, "cv_r2": 0.4823`, `"trial": 5, "alpha": 1.0, "cv_r2": 0.4102`} {
+			if !strings.Contains(logs, trial) {
+				t.Errorf("search results lack %s:\n%s", trial, logs)
+			}
+		}
+		if n := strings.Count(logs, `"trial"`); n != 6 {
+			t.Errorf("%d trials reported, want 6", n)
+		}
+	})
+
+	t.Run("004 team namespace", func(t *testing.T) {
+		in.mustKubectl("apply", "-f", ex+"004-team-namespace/team.yaml")
+		out, err := in.kubectl("create", "-f", ex+"004-team-namespace/too-big.yaml")
+		if err == nil || !strings.Contains(out, "exceeded quota: compute") {
+			t.Errorf("a pod beyond the quota: %v %s", err, out)
+		}
+		for _, c := range []struct{ args, want string }{
+			{"create jobs -n team-vision --as alice", "yes"},
+			{"create jobs -n default --as alice", "no"},
+			{"delete resourcequota -n team-vision --as alice", "no"},
+		} {
+			got, _ := in.kubectl(append([]string{"auth", "can-i"}, strings.Fields(c.args)...)...)
+			if strings.TrimSpace(got) != c.want {
+				t.Errorf("can-i %s = %q, want %s", c.args, got, c.want)
+			}
+		}
+		in.mustKubectl("-n", "team-vision", "run", "small", "--image=python:3.6", "--restart=Never", "--", "python3", "-c", "print('hi')")
+		if res := in.jsonpath("-n", "team-vision", "get", "pod", "small", "-o", "jsonpath={.spec.containers[0].resources.requests.memory}"); res != "128Mi" {
+			t.Errorf("LimitRange default request %q", res)
+		}
+		in.mustKubectl("create", "-f", ex+"004-team-namespace/gpu-train.yaml")
+		if gpus := in.jsonpath("get", "nodes", "-o", `jsonpath={.items[0].status.capacity.nvidia\.com/gpu}`); gpus != "" {
+			// A machine with GPUs: the pod gets one and runs.
+			eventually(t, time.Minute, "gpu-train Succeeded", func() error {
+				if ph := in.jsonpath("-n", "team-vision", "get", "pod", "gpu-train", "-o", "jsonpath={.status.phase}"); ph != "Succeeded" {
+					return fmt.Errorf("phase %q", ph)
+				}
+				return nil
+			})
+			return
+		}
+		eventually(t, 30*time.Second, "gpu-train unschedulable without GPUs", func() error {
+			ev := in.mustKubectl("-n", "team-vision", "get", "events", "--field-selector", "involvedObject.name=gpu-train")
+			if !strings.Contains(ev, "Insufficient nvidia.com/gpu") {
+				return os.ErrNotExist
+			}
+			return nil
+		})
+		in.mustKubectl("delete", "namespace", "team-vision", "--timeout=2m")
+	})
+}
