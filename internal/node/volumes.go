@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +31,17 @@ type volumes struct {
 	memoryRoot string
 	// allocatable is what unset limits read as through the downward API.
 	allocatable corev1.ResourceList
+
+	mu sync.Mutex
+	// tokens caches service-account tokens by pod UID, audience and
+	// expiry: volume refreshes reuse a token until 80% of its life has
+	// passed, as the kubelet's token manager does.
+	tokens map[string]cachedToken
+}
+
+type cachedToken struct {
+	token   string
+	refresh time.Time
 }
 
 const defaultFileMode = 0o644
@@ -197,11 +210,40 @@ func (v *volumes) token(ctx context.Context, pod *corev1.Pod, p *corev1.ServiceA
 	if p.Audience != "" {
 		req.Spec.Audiences = []string{p.Audience}
 	}
+	key := fmt.Sprintf("%s/%s/%s/%d", pod.UID, sa, p.Audience, ptrValue(p.ExpirationSeconds))
+	v.mu.Lock()
+	cached, ok := v.tokens[key]
+	v.mu.Unlock()
+	if ok && time.Now().Before(cached.refresh) {
+		return cached.token, nil
+	}
 	resp, err := v.client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
 	if err != nil {
 		return "", fmt.Errorf("token for service account %s/%s: %w", pod.Namespace, sa, err)
 	}
+	issued := time.Now()
+	life := resp.Status.ExpirationTimestamp.Sub(issued)
+	v.mu.Lock()
+	if v.tokens == nil {
+		v.tokens = map[string]cachedToken{}
+	}
+	// Entries past their refresh time (of pods long gone, too) go.
+	for k, c := range v.tokens {
+		if issued.After(c.refresh) {
+			delete(v.tokens, k)
+		}
+	}
+	v.tokens[key] = cachedToken{token: resp.Status.Token, refresh: issued.Add(life * 8 / 10)}
+	v.mu.Unlock()
 	return resp.Status.Token, nil
+}
+
+func ptrValue[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 func (v *volumes) downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile) (map[string]file, error) {

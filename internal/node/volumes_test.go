@@ -2,14 +2,20 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
 	corev1listers "k8s.io/client-go/listers/core/v1"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -100,5 +106,37 @@ func TestVolumesMissingConfigMapIsAnError(t *testing.T) {
 	_, err := v.prepare(context.Background(), pod, t.TempDir())
 	if err == nil || err.Error() != `volume "cfg": configmap "later" not found in namespace ml` {
 		t.Errorf("prepare = %v", err)
+	}
+}
+
+func TestServiceAccountTokensAreReusedUntilNearExpiry(t *testing.T) {
+	client := fake.NewClientset()
+	issued := 0
+	client.PrependReactor("create", "serviceaccounts", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		issued++
+		life := time.Hour
+		if issued > 1 {
+			life = time.Millisecond // the second token is due for refresh at once
+		}
+		return true, &authenticationv1.TokenRequest{Status: authenticationv1.TokenRequestStatus{
+			Token: fmt.Sprintf("token-%d", issued), ExpirationTimestamp: metav1.NewTime(time.Now().Add(life)),
+		}}, nil
+	})
+	v := &volumes{client: client}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "uid-1"}}
+	proj := &corev1.ServiceAccountTokenProjection{Path: "token"}
+	for i, want := range []string{"token-1", "token-1"} {
+		got, err := v.token(context.Background(), pod, proj)
+		if err != nil || got != want {
+			t.Fatalf("call %d: %q, %v; want %q", i, got, err, want)
+		}
+	}
+	// Another audience is another token.
+	if got, _ := v.token(context.Background(), pod, &corev1.ServiceAccountTokenProjection{Path: "t", Audience: "vault"}); got != "token-2" {
+		t.Errorf("audience vault got %q", got)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if got, _ := v.token(context.Background(), pod, &corev1.ServiceAccountTokenProjection{Path: "t", Audience: "vault"}); got != "token-3" {
+		t.Errorf("a token past 80%% of its life was reused: %q", got)
 	}
 }

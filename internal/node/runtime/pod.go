@@ -149,6 +149,7 @@ func (pr *podRun) run() {
 	if !pr.prepareVolumes(pod) || !pr.prepareSandbox(pod) {
 		return
 	}
+	go pr.refreshVolumes(pr.rt.volumeRefresh)
 	// Once the main containers are done, sidecars go, in reverse order.
 	var sidecars []sidecar
 	defer func() { pr.stopSidecars(sidecars) }()

@@ -42,6 +42,8 @@ type Runtime struct {
 	masked []string
 	// backoffInitial is the first restart delay (upstream: 10s).
 	backoffInitial time.Duration
+	// volumeRefresh is how often projected volumes are rewritten.
+	volumeRefresh time.Duration
 }
 
 // New returns a runtime keeping pod state below root; pods get hostIP as
@@ -60,6 +62,7 @@ func New(root, hostIP string) (*Runtime, error) {
 		record: func(*corev1.Pod, string, string, string) {},
 
 		backoffInitial: backoffInitial,
+		volumeRefresh:  time.Minute,
 	}, nil
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -309,5 +311,39 @@ func TestSandboxSeesHostSubmountsButNotSkiffsData(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(sub + "/model.bin"); string(data) != "weights" {
 		t.Errorf("the pod's write reached the host's submount: %q", data)
+	}
+}
+
+func TestProjectedVolumesAreRefreshed(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	rt.volumeRefresh = 100 * time.Millisecond
+	var mu sync.Mutex
+	version := 0
+	rt.SetVolumePreparer(func(_ context.Context, _ *corev1.Pod, dir string) (map[string]string, error) {
+		mu.Lock()
+		version++
+		v := version
+		mu.Unlock()
+		path := filepath.Join(dir, "config")
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return nil, err
+		}
+		// Replaced by rename, as the node's writer does.
+		tmp := filepath.Join(path, ".tmp")
+		if err := os.WriteFile(tmp, []byte(fmt.Sprint(v)), 0o644); err != nil {
+			return nil, err
+		}
+		return map[string]string{"config": path}, os.Rename(tmp, filepath.Join(path, "version"))
+	})
+	b := newPod("refresh").container("main", "sh", "-c", "cat /config/version; echo; sleep 0.5; cat /config/version")
+	b.pod.Spec.Volumes = []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}}}
+	b.pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: "/config"}}
+	if err := rt.CreatePod(context.Background(), b.pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "refresh", "succeeded", phase(corev1.PodSucceeded))
+	lines := strings.Fields(logsOf(t, rt, "refresh", "main", LogOptions{Tail: -1}))
+	if len(lines) != 2 || lines[0] == lines[1] {
+		t.Errorf("the container saw versions %v; want the volume rewritten while it ran", lines)
 	}
 }

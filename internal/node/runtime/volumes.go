@@ -55,6 +55,45 @@ func (pr *podRun) prepareVolumes(pod *corev1.Pod) bool {
 	}
 }
 
+// refreshVolumes rewrites the pod's ConfigMap, Secret, downward API and
+// projected volumes every period, as the kubelet's volume manager does, so
+// that updated objects, changed labels and rotated service-account tokens
+// reach running containers (files are replaced atomically; subPath mounts,
+// as upstream, are not updated).
+func (pr *podRun) refreshVolumes(period time.Duration) {
+	if !hasProjectedVolumes(pr.snapshot()) || pr.rt.volumes == nil {
+		return
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-pr.ctx.Done():
+			return
+		case <-t.C:
+		}
+		pod := pr.snapshot()
+		paths, err := pr.rt.volumes(pr.ctx, pod, filepath.Join(pr.dir, "volumes"))
+		if err == nil {
+			err = applyFSGroup(pod, paths)
+		}
+		if err != nil && !failing && pr.ctx.Err() == nil {
+			pr.event(corev1.EventTypeWarning, "FailedMount", "refreshing volumes: %v", err)
+		}
+		failing = err != nil
+	}
+}
+
+func hasProjectedVolumes(pod *corev1.Pod) bool {
+	for _, v := range pod.Spec.Volumes {
+		if v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // mounts lists the sandbox mounts of container c.
 func (pr *podRun) mounts(c *corev1.Container) ([]sandbox.Mount, error) {
 	pr.mu.Lock()
