@@ -254,10 +254,18 @@ func (pr *podRun) prepareSandbox(pod *corev1.Pod) bool {
 	for {
 		ns, err := sandbox.NewPod(filepath.Join(pr.dir, "ns"), pod.Name)
 		if err == nil {
+			// A pod stopped meanwhile has already cleaned up: the
+			// namespaces would outlive it.
 			pr.mu.Lock()
-			pr.ns = ns
+			stopped := pr.ctx.Err() != nil
+			if !stopped {
+				pr.ns = ns
+			}
 			pr.mu.Unlock()
-			return true
+			if stopped {
+				_ = ns.Remove()
+			}
+			return !stopped
 		}
 		pr.event(corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 		select {

@@ -197,8 +197,9 @@ func (r *Runtime) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 		if final.DeletionTimestamp == nil {
 			final.DeletionTimestamp = &metav1.Time{Time: now}
 		}
-		r.publish(final)
+		// Gone from the API only once nothing of it is left here.
 		r.removePodDirs(pr)
+		r.publish(final)
 	}()
 	return nil
 }

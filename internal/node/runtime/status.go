@@ -13,7 +13,7 @@ func derivePodStatus(pod *corev1.Pod, now time.Time) {
 	st := &pod.Status
 	initDone := true
 	initFailed := false
-	sidecarsReady := true
+	sidecarsReady, sidecarRunning := true, false
 	for _, c := range pod.Spec.InitContainers {
 		cs := find(st.InitContainerStatuses, c.Name)
 		if isSidecar(&c) {
@@ -23,6 +23,7 @@ func derivePodStatus(pod *corev1.Pod, now time.Time) {
 				initDone = false
 			}
 			sidecarsReady = sidecarsReady && cs != nil && cs.Ready
+			sidecarRunning = sidecarRunning || cs != nil && cs.State.Running != nil
 			continue
 		}
 		if cs == nil || cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
@@ -59,7 +60,8 @@ func derivePodStatus(pod *corev1.Pod, now time.Time) {
 		st.Phase = corev1.PodPending
 	case waitingCount > 0 && running == 0 && succeeded+failed == 0:
 		st.Phase = corev1.PodPending
-	case running > 0 || waitingCount > 0:
+	case running > 0 || waitingCount > 0 || sidecarRunning:
+		// The pod ends once its sidecars have stopped too.
 		st.Phase = corev1.PodRunning
 	case failed > 0:
 		st.Phase = corev1.PodFailed
