@@ -17,16 +17,6 @@ import (
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
-// TestMain lets this test binary act as the sandbox child, as skiff does.
-func TestMain(m *testing.M) {
-	if spec := os.Getenv(sandbox.EnvSpec); spec != "" {
-		err := sandbox.Child(spec)
-		fmt.Fprintln(os.Stderr, "sandbox:", err)
-		os.Exit(sandbox.ExitStartError)
-	}
-	os.Exit(m.Run())
-}
-
 func sandboxedRuntime(t *testing.T) *Runtime {
 	t.Helper()
 	if ok, why := sandbox.Available(); !ok {

@@ -2,14 +2,10 @@ package sandbox
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/mountinfo"
 )
 
@@ -61,88 +57,4 @@ func below(path string, dirs []string) bool {
 		}
 	}
 	return false
-}
-
-// mountHostSubmounts gives root the host's submounts: each directory as
-// an overlay of its own, with its writable layer in layers (so writes stay
-// in the pod, as for the root), or read-only where overlayfs refuses it;
-// single files read-only.
-func mountHostSubmounts(root, layers string, masked []string) error {
-	subs, err := hostSubmounts(masked)
-	if err != nil {
-		return err
-	}
-	for i, m := range subs {
-		target, err := securejoin.SecureJoin(root, m.Mountpoint)
-		if err != nil {
-			return err
-		}
-		fi, err := os.Stat(m.Mountpoint)
-		if err != nil {
-			continue // gone, or unreadable: nothing to show
-		}
-		if !fi.IsDir() {
-			if err := ensureFile(target); err != nil {
-				return err
-			}
-			if err := bindReadOnly(m.Mountpoint, target); err != nil {
-				return fmt.Errorf("host file mount %s: %w", m.Mountpoint, err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return err
-		}
-		upper, work := filepath.Join(layers, strconv.Itoa(i), "upper"), filepath.Join(layers, strconv.Itoa(i), "work")
-		if err := os.MkdirAll(upper, 0o755); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(work, 0o755); err != nil {
-			return err
-		}
-		if syscall.Mount("overlay", target, "overlay", 0, "lowerdir="+m.Mountpoint+",upperdir="+upper+",workdir="+work) == nil {
-			continue
-		}
-		if err := bindReadOnly(m.Mountpoint, target); err != nil {
-			return fmt.Errorf("host mount %s: %w", m.Mountpoint, err)
-		}
-	}
-	return nil
-}
-
-// maskPaths hides each path under an empty read-only tmpfs: skiff's own
-// data (keys, other pods' state) is not part of any pod's image.
-func maskPaths(root string, masked []string) error {
-	for _, p := range masked {
-		target, err := securejoin.SecureJoin(root, p)
-		if err != nil {
-			return err
-		}
-		fi, err := os.Stat(target)
-		if err != nil || !fi.IsDir() {
-			continue
-		}
-		if err := syscall.Mount("tmpfs", target, "tmpfs", syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "size=4k,mode=0755"); err != nil {
-			return fmt.Errorf("masking %s: %w", p, err)
-		}
-	}
-	return nil
-}
-
-func ensureFile(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-func bindReadOnly(source, target string) error {
-	if err := syscall.Mount(source, target, "", syscall.MS_BIND, ""); err != nil {
-		return err
-	}
-	return syscall.Mount("", target, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, "")
 }

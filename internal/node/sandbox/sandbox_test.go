@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,8 +47,20 @@ func TestLookPath(t *testing.T) {
 }
 
 func TestCommandWritesSpecAndAsksForNamespaces(t *testing.T) {
+	// A root of its own, where /var/run is a symlink to /run.
+	lower := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(lower, "var"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../run", filepath.Join(lower, "var", "run")); err != nil {
+		t.Fatal(err)
+	}
 	state := filepath.Join(t.TempDir(), "c0")
-	spec := Spec{Lower: "/", StateDir: state, Hostname: "web-0", Args: []string{"python3", "api.py"}, Env: []string{"PATH=/usr/bin"}, Dir: "/app"}
+	spec := Spec{
+		Lower: lower, StateDir: state, Hostname: "web-0", Args: []string{"python3", "api.py"}, Env: []string{"PATH=/usr/bin"}, Dir: "/app",
+		Mounts: []Mount{{Source: "/host/token", Target: "/var/run/secrets/token", ReadOnly: true}, {Target: "/cache", Tmpfs: true, Size: 1 << 20}},
+		User:   &User{UID: 1000, GID: 3000, Groups: []uint32{2000}},
+	}
 	cmd, report, err := Command("/proc/self/exe", spec)
 	if err != nil {
 		t.Fatal(err)
@@ -62,21 +73,31 @@ func TestCommandWritesSpecAndAsksForNamespaces(t *testing.T) {
 	if cmd.SysProcAttr.Cloneflags != want || !cmd.SysProcAttr.Setpgid {
 		t.Errorf("clone flags %x setpgid %v; want %x, true", cmd.SysProcAttr.Cloneflags, cmd.SysProcAttr.Setpgid, want)
 	}
-	if diff := cmp.Diff([]string{EnvSpec + "=" + filepath.Join(state, "spec.json")}, cmd.Env); diff != "" {
+	if diff := cmp.Diff([]string{EnvSpec + "=" + filepath.Join(state, "spec")}, cmd.Env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
 	}
-	data, err := os.ReadFile(filepath.Join(state, "spec.json"))
+	data, err := os.ReadFile(filepath.Join(state, "spec"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got Spec
-	if err := json.Unmarshal(data, &got); err != nil {
-		t.Fatal(err)
+	got := strings.Split(strings.TrimSuffix(string(data), "\x00"), "\x00")
+	wantSpec := []string{
+		"lower", lower, "state", state, "hostname", "web-0", "dir", "/app",
+		"user", "1000", "3000", "1", "2000",
+		"arg", "python3", "arg", "api.py", "env", "PATH=/usr/bin",
+		// The symlink resolved inside the root.
+		"mount", "/host/token", "/run/secrets/token", "1", "0", "",
+		"mount", "", "/cache", "0", "1", "1048576",
+		"write", "/etc/hostname", "web-0\n",
+		"write", "/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tweb-0\n",
 	}
-	if diff := cmp.Diff(spec, got); diff != "" {
-		t.Errorf("spec round trip (-want +got):\n%s", diff)
+	if diff := cmp.Diff(wantSpec, got); diff != "" {
+		t.Errorf("encoded spec (-want +got):\n%s", diff)
 	}
 	if _, _, err := Command("/proc/self/exe", Spec{StateDir: state}); err == nil {
 		t.Error("Command accepted a spec without a command")
+	}
+	if _, _, err := Command("/proc/self/exe", Spec{StateDir: state, Args: []string{"a\x00b"}}); err == nil {
+		t.Error("Command accepted a NUL in an argument")
 	}
 }

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,11 +135,11 @@ func Command(self string, spec Spec) (*exec.Cmd, *Report, error) {
 	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	data, err := json.Marshal(spec)
+	data, err := spec.encode()
 	if err != nil {
 		return nil, nil, err
 	}
-	path := filepath.Join(spec.StateDir, "spec.json")
+	path := filepath.Join(spec.StateDir, "spec")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return nil, nil, err
 	}
@@ -177,6 +176,9 @@ func Command(self string, spec Spec) (*exec.Cmd, *Report, error) {
 
 // Available reports whether sandboxes can be made here, and if not, why.
 func Available() (bool, string) {
+	if !childBuiltIn {
+		return false, "skiff was built without cgo, which its sandboxes need"
+	}
 	if os.Geteuid() != 0 {
 		return false, "skiff is not running as root"
 	}
