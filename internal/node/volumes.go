@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -124,7 +125,15 @@ func writeFiles(dir string, files map[string]file, defaultMode *int32) error {
 		if f.mode != nil {
 			mode = os.FileMode(*f.mode)
 		}
-		if err := pki.WriteFileAtomic(filepath.Join(dir, name), f.data, mode); err != nil {
+		path := filepath.Join(dir, name)
+		// Refreshes rewrite only what changed: each write is a synced
+		// rename, and most refreshes change nothing.
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, f.data) {
+			if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() == mode.Perm() {
+				continue
+			}
+		}
+		if err := pki.WriteFileAtomic(path, f.data, mode); err != nil {
 			return err
 		}
 	}

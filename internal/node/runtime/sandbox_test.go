@@ -280,16 +280,21 @@ func TestSidecarRestartsWhatever(t *testing.T) {
 
 func TestSandboxSeesHostSubmountsButNotSkiffsData(t *testing.T) {
 	rt := sandboxedRuntime(t)
-	// A separate filesystem on the host (as /home or a driver directory
-	// may be) with a file in it.
-	sub := t.TempDir()
-	if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
-		t.Skipf("cannot mount a tmpfs here: %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(sub, syscall.MNT_DETACH) })
-	if err := os.WriteFile(sub+"/model.bin", []byte("weights"), 0o644); err != nil {
+	// A mount on the host (as /home or a driver directory may be) with a
+	// file in it: a bind mount at a software path, outside /tmp.
+	src := t.TempDir()
+	if err := os.WriteFile(src+"/model.bin", []byte("weights"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	sub := fmt.Sprintf("/srv/skiff-submount-test-%d", time.Now().UnixNano())
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(sub) })
+	if err := syscall.Mount(src, sub, "", syscall.MS_BIND, ""); err != nil {
+		t.Skipf("cannot bind-mount here: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(sub, syscall.MNT_DETACH) })
 	script := fmt.Sprintf("cat %s/model.bin; echo; echo changed > %s/model.bin; ls -A %s | wc -l", sub, sub, rt.root)
 	pod := newPod("submounts").container("main", "sh", "-c", script).pod
 	if err := rt.CreatePod(context.Background(), pod); err != nil {
@@ -299,7 +304,7 @@ func TestSandboxSeesHostSubmountsButNotSkiffsData(t *testing.T) {
 	if logs := logsOf(t, rt, "submounts", "main", LogOptions{Tail: -1}); logs != "weights\n0\n" {
 		t.Errorf("logs %q: want the submount's file, and an empty (masked) pod directory", logs)
 	}
-	if data, _ := os.ReadFile(sub + "/model.bin"); string(data) != "weights" {
+	if data, _ := os.ReadFile(src + "/model.bin"); string(data) != "weights" {
 		t.Errorf("the pod's write reached the host's submount: %q", data)
 	}
 }

@@ -71,6 +71,8 @@ func (pr *podRun) refreshVolumes(period time.Duration) {
 		select {
 		case <-pr.ctx.Done():
 			return
+		case <-pr.finished: // nothing runs that could read them
+			return
 		case <-t.C:
 		}
 		pod := pr.snapshot()
