@@ -68,27 +68,35 @@ func TestAttachFeedsStdinOnceAndFollowsOutput(t *testing.T) {
 	}
 }
 
-func TestAttachToATerminal(t *testing.T) {
-	for _, sandboxed := range []bool{false, true} {
-		name := map[bool]string{false: "process", true: "sandbox"}[sandboxed]
-		t.Run(name, func(t *testing.T) {
-			rt := newRuntime(t)
-			if sandboxed {
-				rt = sandboxedRuntime(t)
-			}
-			pod := newPod("tty-"+name).container("main", "sh", "-c", "read line; echo got=$line; tty").stdin(true, true).pod
-			if err := rt.CreatePod(context.Background(), pod); err != nil {
-				t.Fatal(err)
-			}
-			got := attach(t, rt, "tty-"+name, "hello\n", true)
-			if !strings.Contains(got, "got=hello\r\n") || !strings.Contains(got, "/dev/pts/") {
-				t.Errorf("session on a terminal saw %q", got)
-			}
-			if sandboxed && !strings.Contains(got, "/dev/pts/0") {
-				t.Errorf("the sandbox's terminal is not from its own devpts: %q", got)
+// inBothModes runs test against a runtime of plain processes ("process")
+// and one of sandboxes ("sandbox").
+func inBothModes(t *testing.T, test func(t *testing.T, rt *Runtime, mode string)) {
+	for _, mode := range []string{"process", "sandbox"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "sandbox" {
+				test(t, sandboxedRuntime(t), mode)
+			} else {
+				test(t, newRuntime(t), mode)
 			}
 		})
 	}
+}
+
+func TestAttachToATerminal(t *testing.T) {
+	inBothModes(t, func(t *testing.T, rt *Runtime, name string) {
+		sandboxed := name == "sandbox"
+		pod := newPod("tty-"+name).container("main", "sh", "-c", "read line; echo got=$line; tty").stdin(true, true).pod
+		if err := rt.CreatePod(context.Background(), pod); err != nil {
+			t.Fatal(err)
+		}
+		got := attach(t, rt, "tty-"+name, "hello\n", true)
+		if !strings.Contains(got, "got=hello\r\n") || !strings.Contains(got, "/dev/pts/") {
+			t.Errorf("session on a terminal saw %q", got)
+		}
+		if sandboxed && !strings.Contains(got, "/dev/pts/0") {
+			t.Errorf("the sandbox's terminal is not from its own devpts: %q", got)
+		}
+	})
 }
 
 func TestAttachWithoutStdinOnlyFollows(t *testing.T) {

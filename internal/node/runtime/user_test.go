@@ -91,47 +91,41 @@ func TestIdentity(t *testing.T) {
 }
 
 func TestRunAsUserWithFSGroupVolume(t *testing.T) {
-	for _, sandboxed := range []bool{false, true} {
-		name := map[bool]string{false: "process", true: "sandbox"}[sandboxed]
-		t.Run(name, func(t *testing.T) {
-			rt := newRuntime(t)
-			if sandboxed {
-				rt = sandboxedRuntime(t)
-			}
-			if os.Geteuid() != 0 {
-				t.Skip("changing user needs root")
-			}
-			rt.SetVolumePreparer(func(_ context.Context, pod *corev1.Pod, dir string) (map[string]string, error) {
-				path := filepath.Join(dir, "scratch")
-				return map[string]string{"scratch": path}, os.MkdirAll(path, 0o755)
-			})
-			script := "id -u; id -g; id -G; echo $HOME"
-			want := "4242\n3000\n3000 2000\n/\n"
-			if sandboxed {
-				// Volumes are mounted in sandboxes only.
-				script += "; touch /scratch/out && echo wrote"
-				want += "wrote\n"
-			}
-			b := newPod("user-"+name).container("main", "sh", "-c", script).
-				podSecurity(corev1.PodSecurityContext{RunAsUser: ptr(int64(4242)), RunAsGroup: ptr(int64(3000)), FSGroup: ptr(int64(2000))})
-			b.pod.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
-			b.pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
-			pod := b.pod
-			if err := rt.CreatePod(context.Background(), pod); err != nil {
-				t.Fatal(err)
-			}
-			p := waitFor(t, rt, pod.Name, "finished", func(p *corev1.Pod) bool {
-				return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
-			})
-			logs := logsOf(t, rt, pod.Name, "main", LogOptions{Tail: -1})
-			if p.Status.Phase != corev1.PodSucceeded {
-				t.Fatalf("phase %s; logs:\n%s", p.Status.Phase, logs)
-			}
-			if logs != want {
-				t.Errorf("logs %q, want %q", logs, want)
-			}
+	inBothModes(t, func(t *testing.T, rt *Runtime, name string) {
+		sandboxed := name == "sandbox"
+		if os.Geteuid() != 0 {
+			t.Skip("changing user needs root")
+		}
+		rt.SetVolumePreparer(func(_ context.Context, pod *corev1.Pod, dir string) (map[string]string, error) {
+			path := filepath.Join(dir, "scratch")
+			return map[string]string{"scratch": path}, os.MkdirAll(path, 0o755)
 		})
-	}
+		script := "id -u; id -g; id -G; echo $HOME"
+		want := "4242\n3000\n3000 2000\n/\n"
+		if sandboxed {
+			// Volumes are mounted in sandboxes only.
+			script += "; touch /scratch/out && echo wrote"
+			want += "wrote\n"
+		}
+		b := newPod("user-"+name).container("main", "sh", "-c", script).
+			podSecurity(corev1.PodSecurityContext{RunAsUser: ptr(int64(4242)), RunAsGroup: ptr(int64(3000)), FSGroup: ptr(int64(2000))})
+		b.pod.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		b.pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
+		pod := b.pod
+		if err := rt.CreatePod(context.Background(), pod); err != nil {
+			t.Fatal(err)
+		}
+		p := waitFor(t, rt, pod.Name, "finished", func(p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+		})
+		logs := logsOf(t, rt, pod.Name, "main", LogOptions{Tail: -1})
+		if p.Status.Phase != corev1.PodSucceeded {
+			t.Fatalf("phase %s; logs:\n%s", p.Status.Phase, logs)
+		}
+		if logs != want {
+			t.Errorf("logs %q, want %q", logs, want)
+		}
+	})
 }
 
 func TestRunAsNonRootRootWaitsWithConfigError(t *testing.T) {
