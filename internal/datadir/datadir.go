@@ -4,6 +4,8 @@
 package datadir
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -85,4 +87,15 @@ func unwrapPath(err error) error {
 		return fmt.Errorf("%s %s: %w", pe.Op, pe.Path, pe.Err)
 	}
 	return err
+}
+
+// InstanceID names the skiff that uses data dir dir among others on the
+// machine (its cgroups, its memory volumes): a short hash of the absolute
+// path, stable across restarts so a crashed skiff's leftovers are found.
+func InstanceID(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return hex.EncodeToString(sum[:6])
 }

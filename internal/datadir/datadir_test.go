@@ -121,3 +121,16 @@ func TestDefaultHonoursEnv(t *testing.T) {
 		t.Errorf("Default() = %q, want /home/ds/.skiff", got)
 	}
 }
+
+func TestInstanceID(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	if InstanceID(a) == InstanceID(b) {
+		t.Errorf("two data dirs share instance id %s", InstanceID(a))
+	}
+	if got := InstanceID(a + "/."); got != InstanceID(a) {
+		t.Errorf("the same dir written two ways: %s and %s", got, InstanceID(a))
+	}
+	if len(InstanceID(a)) != 12 {
+		t.Errorf("id %q, want 12 hex digits", InstanceID(a))
+	}
+}

@@ -20,13 +20,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/gpu"
 	"github.com/skiff-dev/skiff/internal/node/runtime"
 )
 
-// memoryVolumeRoot holds emptyDir volumes with medium Memory: /dev/shm is
-// a tmpfs, so they live in RAM without skiff mounting anything.
+// memoryVolumeRoot holds, per skiff instance, the tmpfs mounts of emptyDir
+// volumes with medium Memory (outside the data dir, which sandboxes mask).
 const memoryVolumeRoot = "/dev/shm/skiff-volumes"
 
 // DefaultPort is the kubelet API port.
@@ -75,7 +76,11 @@ func New(cfg Config) (*Node, error) {
 	}
 	// Processes a crashed skiff left behind are killed before syncing, so
 	// every pod the API holds runs exactly once.
-	killed, err := runtime.CleanOrphans(cfg.PodsDir, memoryVolumeRoot)
+	// Per instance, so two skiffs on one machine never clean each other's.
+	id := datadir.InstanceID(cfg.DataDir)
+	memoryRoot := filepath.Join(memoryVolumeRoot, id)
+	cgtree := cgroups.ForInstance(id)
+	killed, err := runtime.CleanOrphans(cfg.PodsDir, memoryRoot)
 	if err != nil {
 		return nil, fmt.Errorf("cleaning pods left by an earlier skiff: %w", err)
 	}
@@ -119,14 +124,14 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("%w (fix or move %s)", err, imageFile)
 	}
 	rt.SetImageLookup(imgs.lookup)
-	rt.AddScratchRoot(memoryVolumeRoot)
+	rt.AddScratchRoot(memoryRoot)
 	if cfg.Cgroups {
-		if n, err := cgroups.CleanAll(); err != nil {
+		if n, err := cgtree.CleanAll(); err != nil {
 			return nil, fmt.Errorf("cleaning cgroups left by an earlier skiff: %w", err)
 		} else if n > 0 && cfg.Progress != nil {
 			cfg.Progress("stopped %d process(es) left in skiff's cgroups by an earlier skiff", n)
 		}
-		rt.UseCgroups()
+		rt.UseCgroups(cgtree)
 	}
 	if cfg.Sandboxes {
 		// The running binary, even if the file was replaced since.
@@ -142,7 +147,7 @@ func New(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, runtime: rt, events: events, client: client}
 	vk, err := nodeutil.NewNode(cfg.Name,
 		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
-			vols := &volumes{client: client, configMaps: pc.ConfigMaps, secrets: pc.Secrets, memoryRoot: memoryVolumeRoot,
+			vols := &volumes{client: client, configMaps: pc.ConfigMaps, secrets: pc.Secrets, memoryRoot: memoryRoot,
 				allocatable: spec.Status.Allocatable}
 			rt.SetVolumePreparer(vols.prepare)
 			return &provider{rt: rt, pods: pc.Pods, allocatable: spec.Status.Allocatable}, nil, nil
@@ -193,7 +198,7 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	n.runtime.Shutdown(10 * time.Second)
 	if n.cfg.Cgroups {
 		// Pods are gone; drop skiff's parent cgroup too.
-		_, _ = cgroups.CleanAll()
+		_, _ = cgroups.ForInstance(datadir.InstanceID(n.cfg.DataDir)).CleanAll()
 	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("node %s: %w", n.cfg.Name, err)

@@ -8,12 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
@@ -66,6 +70,7 @@ func (v *volumes) one(ctx context.Context, pod *corev1.Pod, dir string, vol core
 	case src.EmptyDir != nil:
 		if src.EmptyDir.Medium == corev1.StorageMediumMemory {
 			own = filepath.Join(v.memoryRoot, string(pod.UID), vol.Name)
+			return own, memoryVolume(own, src.EmptyDir.SizeLimit)
 		}
 		return own, os.MkdirAll(own, 0o777)
 	case src.HostPath != nil:
@@ -102,6 +107,26 @@ func (v *volumes) one(ctx context.Context, pod *corev1.Pod, dir string, vol core
 		return own, writeFiles(own, files, src.Projected.DefaultMode)
 	}
 	return "", errors.New("this volume type is not supported by the skiff node (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected)")
+}
+
+// memoryVolume mounts a tmpfs at dir, as the kubelet does for an emptyDir
+// with medium Memory: sizeLimit caps it (writes beyond fail with ENOSPC);
+// without one, tmpfs's default of half the RAM applies.
+func memoryVolume(dir string, sizeLimit *resource.Quantity) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	if mounted, err := mountinfo.Mounted(dir); err != nil || mounted {
+		return err // prepared already (volumes are refreshed)
+	}
+	opts := "mode=0777"
+	if sizeLimit != nil && !sizeLimit.IsZero() {
+		opts += ",size=" + strconv.FormatInt(sizeLimit.Value(), 10)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mounting a tmpfs for the memory volume: %w", err)
+	}
+	return nil
 }
 
 // file is one file of a volume.

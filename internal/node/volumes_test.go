@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,8 +10,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -138,5 +142,27 @@ func TestServiceAccountTokensAreReusedUntilNearExpiry(t *testing.T) {
 	time.Sleep(5 * time.Millisecond)
 	if got, _ := v.token(context.Background(), pod, &corev1.ServiceAccountTokenProjection{Path: "t", Audience: "vault"}); got != "token-3" {
 		t.Errorf("a token past 80%% of its life was reused: %q", got)
+	}
+}
+
+func TestMemoryVolumeIsASizedTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	dir := filepath.Join(t.TempDir(), "cache")
+	limit := resource.MustParse("1Mi")
+	for range 2 { // refreshes prepare volumes again: one mount only
+		if err := memoryVolume(dir, &limit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	mounts, err := mountinfo.GetMounts(mountinfo.SingleEntryFilter(dir))
+	if err != nil || len(mounts) != 1 || mounts[0].FSType != "tmpfs" {
+		t.Fatalf("mounts at %s: %v, %v", dir, mounts, err)
+	}
+	err = os.WriteFile(filepath.Join(dir, "big"), make([]byte, 2<<20), 0o644)
+	if !errors.Is(err, unix.ENOSPC) {
+		t.Errorf("writing 2 MiB into a 1 MiB memory volume: %v, want ENOSPC", err)
 	}
 }

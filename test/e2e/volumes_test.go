@@ -30,6 +30,7 @@ spec:
   - name: shm
     emptyDir:
       medium: Memory
+      sizeLimit: 1Mi
   - name: info
     downwardAPI:
       items:
@@ -75,6 +76,7 @@ spec:
       cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo
       echo result > /data/output.csv
       echo ram > /dev/shm/x && echo shm-ok
+      dd if=/dev/zero of=/dev/shm/big bs=1M count=2 2>/dev/null || echo shm-capped
       touch /etc/model/nope 2>/dev/null || echo config-read-only
     volumeMounts:
     - {name: config, mountPath: /etc/model, readOnly: true}
@@ -102,7 +104,7 @@ func TestVolumes(t *testing.T) {
 	in.mustKubectl("create", "-f", manifest)
 	in.waitPhase(t, "volumes", "Succeeded")
 	logs := in.mustKubectl("logs", "volumes")
-	for _, want := range []string{"0.75\n", "s3cr3t\n", "from-init\n", `team="ml"`, "mem=200 cpu=100\n", "1,2\n", "has-token\n", "default\n", "shm-ok\n", "config-read-only\n"} {
+	for _, want := range []string{"0.75\n", "s3cr3t\n", "from-init\n", `team="ml"`, "mem=200 cpu=100\n", "1,2\n", "has-token\n", "default\n", "shm-ok\n", "shm-capped\n", "config-read-only\n"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("pod output lacks %q:\n%s", want, logs)
 		}

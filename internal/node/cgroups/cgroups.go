@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/opencontainers/cgroups"
@@ -15,8 +17,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Root is the parent cgroup of every pod.
-const Root = "skiff"
+// Tree is one skiff's cgroups: skiff/<instance>/<pod>/<container>, where
+// the instance names the data dir (datadir.InstanceID), so that two skiffs
+// on one machine never touch each other's pods.
+type Tree struct{ root string }
+
+// ForInstance returns the tree of the skiff instance id.
+func ForInstance(id string) Tree { return Tree{root: "skiff/" + id} }
+
+// Root is the tree's cgroup path below each controller's root.
+func (t Tree) Root() string { return t.root }
 
 const cpuPeriod = 100000 // µs, the kernel's and the kubelet's default
 
@@ -61,9 +71,9 @@ func Resources(r corev1.ResourceRequirements) *cgroups.Resources {
 	return res
 }
 
-// New creates the cgroup skiff/<pod>/<container> with res applied.
-func New(pod, container string, res *cgroups.Resources) (*Group, error) {
-	m, err := manager.New(&cgroups.Cgroup{Parent: Root + "/" + pod, Name: container, Resources: res})
+// New creates the cgroup <tree>/<pod>/<container> with res applied.
+func (t Tree) New(pod, container string, res *cgroups.Resources) (*Group, error) {
+	m, err := manager.New(&cgroups.Cgroup{Parent: t.root + "/" + pod, Name: container, Resources: res})
 	if err != nil {
 		return nil, fmt.Errorf("cgroup for container %s: %w", container, err)
 	}
@@ -98,18 +108,18 @@ func (g *Group) Destroy() error {
 }
 
 // RemovePod removes the (empty) pod-level cgroup.
-func RemovePod(pod string) error {
-	m, err := manager.New(&cgroups.Cgroup{Parent: Root, Name: pod, Resources: &cgroups.Resources{SkipDevices: true}})
+func (t Tree) RemovePod(pod string) error {
+	m, err := manager.New(&cgroups.Cgroup{Parent: t.root, Name: pod, Resources: &cgroups.Resources{SkipDevices: true}})
 	if err != nil {
 		return err
 	}
 	return m.Destroy()
 }
 
-// CleanAll kills every process left in skiff's cgroups (by a crashed
-// skiff) and removes them. It returns how many processes it killed.
-func CleanAll() (int, error) {
-	m, err := manager.New(&cgroups.Cgroup{Name: Root, Resources: &cgroups.Resources{SkipDevices: true}})
+// CleanAll kills every process left in the tree (by a crashed skiff) and
+// removes it. It returns how many processes it killed.
+func (t Tree) CleanAll() (int, error) {
+	m, err := manager.New(&cgroups.Cgroup{Parent: "skiff", Name: strings.TrimPrefix(t.root, "skiff/"), Resources: &cgroups.Resources{SkipDevices: true}})
 	if err != nil {
 		return 0, err
 	}
@@ -122,7 +132,16 @@ func CleanAll() (int, error) {
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	return len(pids), m.Destroy()
+	paths := m.GetPaths()
+	if err := m.Destroy(); err != nil {
+		return len(pids), err
+	}
+	// The shared "skiff" parent goes with the last instance (rmdir
+	// refuses while another skiff's tree is in it).
+	for _, p := range paths {
+		_ = os.Remove(filepath.Dir(p))
+	}
+	return len(pids), nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -43,8 +43,9 @@ func BenchmarkPodStart(b *testing.B) {
 				rt.UseSandboxes(self)
 			}
 			if m.cgroups {
-				rt.UseCgroups()
-				defer cgroups.CleanAll()
+				tree := cgroups.ForInstance("bench")
+				rt.UseCgroups(tree)
+				defer tree.CleanAll()
 			}
 			defer rt.Shutdown(5 * time.Second)
 			running := make(chan string, 16)

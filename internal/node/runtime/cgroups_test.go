@@ -51,11 +51,12 @@ func cgroupRuntime(t *testing.T) *Runtime {
 		t.Skipf("cgroups unavailable: %s", why)
 	}
 	rt := sandboxedRuntime(t)
-	rt.UseCgroups()
-	// Stops the pods, then removes skiff's parent cgroup.
+	tree := cgroups.ForInstance("runtime-test")
+	rt.UseCgroups(tree)
+	// Stops the pods, then removes the test's cgroups.
 	t.Cleanup(func() {
 		rt.Shutdown(2 * time.Second)
-		if _, err := cgroups.CleanAll(); err != nil {
+		if _, err := tree.CleanAll(); err != nil {
 			t.Errorf("removing skiff cgroups: %v", err)
 		}
 	})

@@ -383,10 +383,10 @@ func envValue(env []string, name string) string {
 // cgroup puts the instance's process in its own cgroup with the
 // container's limits, when the runtime manages cgroups.
 func (pr *podRun) cgroup(pod *corev1.Pod, c *corev1.Container, pid int) (*cgroups.Group, error) {
-	if !pr.rt.useCgroups {
+	if pr.rt.cgroups == nil {
 		return nil, nil
 	}
-	g, err := cgroups.New(string(pod.UID), c.Name, cgroups.Resources(c.Resources))
+	g, err := pr.rt.cgroups.New(string(pod.UID), c.Name, cgroups.Resources(c.Resources))
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,9 @@ func processStartTime(pid int) (uint64, error) {
 // controllers' pods start afresh, once each.
 func CleanOrphans(root string, scratchRoots ...string) (killed int, err error) {
 	for _, s := range scratchRoots {
+		if uerr := sandbox.UnmountBelow(s); uerr != nil {
+			err = uerr
+		}
 		if rerr := os.RemoveAll(s); rerr != nil {
 			err = rerr
 		}

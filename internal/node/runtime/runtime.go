@@ -15,6 +15,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/gpu"
 	"github.com/skiff-dev/skiff/internal/node/images"
+	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
 // Runtime runs pods as local process trees.
@@ -32,7 +33,7 @@ type Runtime struct {
 	// through to get their own namespaces and root (see package sandbox).
 	sandboxSelf string
 	volumes     VolumePreparer
-	useCgroups  bool
+	cgroups     *cgroups.Tree // nil: no cgroups
 	images      ImageLookup
 	// scratchRoots hold per-pod directories (named by pod UID) outside
 	// root, such as memory-backed volumes; they go with the pod.
@@ -95,8 +96,9 @@ func (r *Runtime) MaskPaths(paths ...string) { r.masked = append(r.masked, paths
 // get whole devices from it.
 func (r *Runtime) SetGPUs(a *gpu.Allocator) { r.gpus = a }
 
-// UseCgroups gives every container its own cgroup with its limits.
-func (r *Runtime) UseCgroups() { r.useCgroups = true }
+// UseCgroups gives every container its own cgroup in tree, with its
+// limits.
+func (r *Runtime) UseCgroups(tree cgroups.Tree) { r.cgroups = &tree }
 
 // AddScratchRoot registers a directory whose <pod UID> subdirectory is
 // removed with each pod.
@@ -111,14 +113,16 @@ func (r *Runtime) removePodDirs(pr *podRun) {
 		_ = ns.Remove()
 	}
 	_ = os.RemoveAll(pr.dir)
-	if r.useCgroups {
-		_ = cgroups.RemovePod(string(pr.uid))
+	if r.cgroups != nil {
+		_ = r.cgroups.RemovePod(string(pr.uid))
 	}
 	if r.gpus != nil {
 		r.gpus.Release(string(pr.uid) + "/")
 	}
 	for _, root := range r.scratchRoots {
-		_ = os.RemoveAll(filepath.Join(root, string(pr.uid)))
+		dir := filepath.Join(root, string(pr.uid))
+		_ = sandbox.UnmountBelow(dir) // memory volumes are tmpfs mounts
+		_ = os.RemoveAll(dir)
 	}
 }
 
