@@ -7,6 +7,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,7 +133,7 @@ func (t Tree) CleanAll() (int, error) {
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	paths := m.GetPaths()
+	paths := maps.Clone(m.GetPaths()) // Destroy empties the manager's map
 	if err := m.Destroy(); err != nil {
 		return len(pids), err
 	}

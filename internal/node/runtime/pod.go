@@ -119,6 +119,9 @@ func containerStatus(list *[]corev1.ContainerStatus, c *corev1.Container) *corev
 
 func (pr *podRun) run() {
 	defer close(pr.finished)
+	// Once no container will run again, the shared namespaces go: a
+	// finished Job pod may stay for days, and nothing can enter it.
+	defer pr.releaseNamespaces()
 	pod := pr.snapshot()
 	now := metav1.NewTime(pr.rt.now())
 	pr.update(func(st *corev1.PodStatus) {
@@ -273,6 +276,16 @@ func (pr *podRun) prepareSandbox(pod *corev1.Pod) bool {
 			return false
 		case <-time.After(5 * time.Second):
 		}
+	}
+}
+
+func (pr *podRun) releaseNamespaces() {
+	pr.mu.Lock()
+	ns := pr.ns
+	pr.ns = nil
+	pr.mu.Unlock()
+	if ns != nil {
+		_ = ns.Remove()
 	}
 }
 

@@ -106,12 +106,7 @@ func (r *Runtime) AddScratchRoot(dir string) { r.scratchRoots = append(r.scratch
 
 // removePodDirs deletes everything the pod left on disk.
 func (r *Runtime) removePodDirs(pr *podRun) {
-	pr.mu.Lock()
-	ns := pr.ns
-	pr.mu.Unlock()
-	if ns != nil {
-		_ = ns.Remove()
-	}
+	pr.releaseNamespaces()
 	_ = os.RemoveAll(pr.dir)
 	if r.cgroups != nil {
 		_ = r.cgroups.RemovePod(string(pr.uid))
