@@ -12,6 +12,7 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
@@ -19,6 +20,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
@@ -52,6 +54,16 @@ type Config struct {
 	Cgroups bool
 	// Progress receives one short line per notable step, for people.
 	Progress func(format string, args ...any)
+}
+
+// podQueueLimiter paces the node's pod queues as the control plane's
+// clients are paced (500 per second, bursts of 1000), with the usual
+// per-pod back-off for retries.
+func podQueueLimiter() workqueue.TypedRateLimiter[any] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[any](5*time.Millisecond, 30*time.Second),
+		&workqueue.TypedBucketRateLimiter[any]{Limiter: rate.NewLimiter(rate.Limit(500), 1000)},
+	)
 }
 
 // Node is a running node agent.
@@ -169,6 +181,16 @@ func New(cfg Config) (*Node, error) {
 			return nil
 		}),
 		nodeutil.AttachProviderRoutes(mux),
+		nodeutil.WithPodControllerConfigOverrides(func(c *node.PodControllerConfig) error {
+			// The library's default (client-go's controller limiter: 10
+			// per second after a burst of 100, shared by all pods) held a
+			// burst of short Job pods' status updates back for tens of
+			// seconds. Retries still back off per pod.
+			c.SyncPodsFromKubernetesRateLimiter = podQueueLimiter()
+			c.DeletePodsFromKubernetesRateLimiter = podQueueLimiter()
+			c.SyncPodStatusFromProviderRateLimiter = podQueueLimiter()
+			return nil
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("creating node %s: %w", cfg.Name, err)
