@@ -255,7 +255,7 @@ func (pr *podRun) prepareSandbox(pod *corev1.Pod) bool {
 		return true
 	}
 	for {
-		ns, err := sandbox.NewPod(filepath.Join(pr.dir, "ns"), pod.Name)
+		ns, err := sandbox.NewPod(filepath.Join(pr.dir, "ns"), pod.Name, false)
 		if err == nil {
 			// A pod stopped meanwhile has already cleaned up: the
 			// namespaces would outlive it.

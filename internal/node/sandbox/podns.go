@@ -14,16 +14,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// podNamespaces are the namespaces a pod's containers share; each
-// container still has its own mount and PID namespace, as on a kubelet.
-// (The network namespace joins this list with pod networking.)
-var podNamespaces = []struct {
+// nsKind is a kind of namespace: its /proc/<pid>/ns name and clone flag.
+type nsKind struct {
 	name string
 	flag int
-}{
-	{"ipc", unix.CLONE_NEWIPC},
-	{"uts", unix.CLONE_NEWUTS},
 }
+
+// podNamespaces are the namespaces a pod's containers share; each
+// container still has its own mount and PID namespace, as on a kubelet.
+// With pod networking, the network namespace is shared too.
+var (
+	podNamespaces = []nsKind{{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}}
+	netNamespace  = nsKind{"net", unix.CLONE_NEWNET}
+)
 
 // shmSize is the pod's /dev/shm, the container runtimes' default.
 const shmSize = "67108864"
@@ -32,22 +35,39 @@ const shmSize = "67108864"
 // pinned by bind mounts of their nsfs files under Dir (as `ip netns` and
 // CRI-O's pinns do), so no pause process has to hold them.
 type Pod struct {
-	Dir string
+	Dir   string
+	kinds []nsKind
+}
+
+// NetNS is the pinned network namespace's path, or "" when the pod shares
+// the node's network.
+func (p *Pod) NetNS() string {
+	for _, k := range p.kinds {
+		if k == netNamespace {
+			return filepath.Join(p.Dir, k.name)
+		}
+	}
+	return ""
 }
 
 // ShmDir is the pod's /dev/shm (a tmpfs every container mounts).
 func (p *Pod) ShmDir() string { return filepath.Join(p.Dir, "shm") }
 
-// NewPod creates the namespaces with hostname set, below dir.
-func NewPod(dir, hostname string) (*Pod, error) {
-	p := &Pod{Dir: dir}
+// NewPod creates the namespaces with hostname set, below dir; with
+// network, a network namespace of the pod's own too (only its loopback,
+// down, until the network package attaches it).
+func NewPod(dir, hostname string, network bool) (*Pod, error) {
+	p := &Pod{Dir: dir, kinds: podNamespaces}
+	if network {
+		p.kinds = append(append([]nsKind{}, podNamespaces...), netNamespace)
+	}
 	if err := os.MkdirAll(p.ShmDir(), 0o700); err != nil {
 		return nil, err
 	}
 	if err := unix.Mount("shm", p.ShmDir(), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size="+shmSize); err != nil {
 		return nil, fmt.Errorf("mounting the pod's /dev/shm: %w", err)
 	}
-	if err := inOwnThread(func() error { return p.pin(hostname) }); err != nil {
+	if err := inOwnThread(p.kinds, func() error { return p.pin(hostname) }); err != nil {
 		_ = p.Remove()
 		return nil, err
 	}
@@ -56,7 +76,7 @@ func NewPod(dir, hostname string) (*Pod, error) {
 
 func (p *Pod) pin(hostname string) error {
 	flags := 0
-	for _, ns := range podNamespaces {
+	for _, ns := range p.kinds {
 		flags |= ns.flag
 	}
 	if err := unix.Unshare(flags); err != nil {
@@ -66,7 +86,7 @@ func (p *Pod) pin(hostname string) error {
 		return fmt.Errorf("setting the pod's hostname: %w", err)
 	}
 	tid := unix.Gettid()
-	for _, ns := range podNamespaces {
+	for _, ns := range p.kinds {
 		file := filepath.Join(p.Dir, ns.name)
 		if err := os.WriteFile(file, nil, 0o600); err != nil {
 			return err
@@ -82,8 +102,8 @@ func (p *Pod) pin(hostname string) error {
 // Start starts cmd inside the pod's namespaces: the fork happens on a
 // thread that has joined them, so the child inherits them.
 func (p *Pod) Start(cmd *exec.Cmd) error {
-	return inOwnThread(func() error {
-		for _, ns := range podNamespaces {
+	return inOwnThread(p.kinds, func() error {
+		for _, ns := range p.kinds {
 			if err := setns(filepath.Join(p.Dir, ns.name), ns.flag); err != nil {
 				return err
 			}
@@ -96,12 +116,12 @@ func (p *Pod) Start(cmd *exec.Cmd) error {
 // skiff's namespaces. If that fails the thread stays locked, and Go ends
 // it with the goroutine (the main thread is parked instead), so no other
 // goroutine ever runs in a pod's namespaces.
-func inOwnThread(f func() error) error {
+func inOwnThread(kinds []nsKind, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		var saved []int
-		for _, ns := range podNamespaces {
+		for _, ns := range kinds {
 			fd, err := unix.Open("/proc/thread-self/ns/"+ns.name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				errc <- fmt.Errorf("saving skiff's %s namespace: %w", ns.name, err)
@@ -111,7 +131,7 @@ func inOwnThread(f func() error) error {
 			saved = append(saved, fd)
 		}
 		errc <- f()
-		for i, ns := range podNamespaces {
+		for i, ns := range kinds {
 			if unix.Setns(saved[i], ns.flag) != nil {
 				return
 			}

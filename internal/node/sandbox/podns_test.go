@@ -12,7 +12,7 @@ func BenchmarkPodNamespaces(b *testing.B) {
 	}
 	dir := b.TempDir()
 	for i := 0; i < b.N; i++ {
-		p, err := NewPod(filepath.Join(dir, "ns"), "bench")
+		p, err := NewPod(filepath.Join(dir, "ns"), "bench", false)
 		if err != nil {
 			b.Fatal(err)
 		}
