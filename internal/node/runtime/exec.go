@@ -1,19 +1,18 @@
 package runtime
 
 import (
-	"os"
-	"strconv"
-	"sync"
-
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"io"
+	"os"
 	"os/exec"
+	"strconv"
+	"sync"
 	"syscall"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
