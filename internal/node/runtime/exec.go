@@ -44,16 +44,17 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 		return fmt.Errorf("pod %s/%s is not running on this node", namespace, pod)
 	}
 	p := pr.snapshot()
-	var c *corev1.Container
-	for i := range p.Spec.Containers {
-		if p.Spec.Containers[i].Name == container {
-			c = &p.Spec.Containers[i]
+	// Regular containers, and init containers while they run (sidecars).
+	var cs *corev1.ContainerStatus
+	for _, list := range [][]corev1.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses} {
+		if s := find(list, container); s != nil {
+			cs = s
 		}
 	}
-	if c == nil {
+	if cs == nil {
 		return fmt.Errorf("container %q not found in pod %s/%s", container, namespace, pod)
 	}
-	if cs := find(p.Status.ContainerStatuses, container); cs == nil || cs.State.Running == nil {
+	if cs.State.Running == nil {
 		return fmt.Errorf("container %q in pod %s/%s is not running", container, namespace, pod)
 	}
 	if len(cmd) == 0 {

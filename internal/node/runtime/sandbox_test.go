@@ -242,7 +242,7 @@ func TestSidecarServesTheMainContainerAndEndsAfterIt(t *testing.T) {
 	rt := sandboxedRuntime(t)
 	pod := newPod("with-sidecar").
 		sidecar("helper", "sh", "-c", `trap 'echo bye; exit 0' TERM; echo up > /dev/shm/helper; while true; do sleep 0.1; done`).
-		container("main", "sh", "-c", "cat /dev/shm/helper; sleep 0.3").pod
+		container("main", "sh", "-c", "cat /dev/shm/helper; sleep 1").pod
 	if err := rt.CreatePod(context.Background(), pod); err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +251,11 @@ func TestSidecarServesTheMainContainerAndEndsAfterIt(t *testing.T) {
 		cs := find(p.Status.InitContainerStatuses, "helper")
 		return p.Status.Phase == corev1.PodRunning && cs != nil && cs.State.Running != nil && cs.Ready
 	})
+	// kubectl exec -c reaches a running sidecar.
+	var out strings.Builder
+	if err := rt.Exec(context.Background(), "default", "with-sidecar", "helper", []string{"cat", "/dev/shm/helper"}, ExecIO{Stdout: &out, Stderr: &out}); err != nil || out.String() != "up\n" {
+		t.Errorf("exec into the sidecar: %q, %v", out.String(), err)
+	}
 	p := waitFor(t, rt, "with-sidecar", "succeeded", phase(corev1.PodSucceeded))
 	if cs := find(p.Status.InitContainerStatuses, "helper"); cs == nil || cs.State.Terminated == nil {
 		t.Errorf("sidecar still running after the main container ended: %+v", cs)
