@@ -31,8 +31,29 @@ func TestExamples(t *testing.T) {
 		t.Fatalf("the examples need scikit-learn from Debian (apt-get install python3-sklearn): %v", err)
 	}
 	in := newInstance(t)
-	in.up("--write-kubeconfig=false")
 	ex := "../../examples/"
+	// 003's image means a copy of its folder, trained as the image's build did.
+	modelAPI := t.TempDir()
+	for _, f := range []string{"api.py", "train.py", "deployment.yaml"} {
+		data, err := os.ReadFile(ex + "003-model-api/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(modelAPI, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("/usr/bin/python3", filepath.Join(modelAPI, "train.py")).CombinedOutput(); err != nil {
+		t.Fatalf("train.py: %v\n%s", err, out)
+	}
+	if err := os.MkdirAll(in.dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	imagesYAML := "images:\n- image: \"lpatruno/k8-model-api:*\"\n  dir: " + modelAPI + "\n"
+	if err := os.WriteFile(filepath.Join(in.dataDir, "images.yaml"), []byte(imagesYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.up("--write-kubeconfig=false")
 
 	t.Run("001 training job and batch inference", func(t *testing.T) {
 		models := t.TempDir()
@@ -70,6 +91,25 @@ func TestExamples(t *testing.T) {
 		if n := strings.Count(logs, `"trial"`); n != 6 {
 			t.Errorf("%d trials reported, want 6", n)
 		}
+	})
+
+	t.Run("003 model API", func(t *testing.T) {
+		in.mustKubectl("create", "-f", filepath.Join(modelAPI, "deployment.yaml"))
+		in.mustKubectl("rollout", "status", "deployment/k8-model-api", "--timeout=2m")
+		ip := in.jsonpath("get", "pods", "-l", "app=model-api", "-o", "jsonpath={.items[0].status.podIP}")
+		// The seed's request, from another pod, as its walkthrough does.
+		body := `{"CRIM": 15.02, "ZN": 0.0, "INDUS": 18.1, "CHAS": 0.0, "NOX": 0.614, "RM": 5.3, "AGE": 97.3, "DIS": 2.1, "RAD": 24.0, "TAX": 666.0, "PTRATIO": 20.2, "B": 349.48, "LSTAT": 24.9}`
+		out := in.mustKubectl("run", "client", "--image=python:3.6", "--restart=Never", "--rm", "-i", "--command", "--",
+			"curl", "-s", "-H", "Content-Type: application/json", "-X", "POST", "-d", body, ip+":5000/predict")
+		if !strings.Contains(out, `{"prediction":31.55`) {
+			t.Errorf("prediction from the model API: %q", out)
+		}
+		bad := in.mustKubectl("run", "client2", "--image=python:3.6", "--restart=Never", "--rm", "-i", "--command", "--",
+			"curl", "-s", "-X", "POST", "-d", `{"CRIM": 1}`, ip+":5000/predict")
+		if !strings.Contains(bad, "missing features: ZN") {
+			t.Errorf("a request missing features: %q", bad)
+		}
+		in.mustKubectl("delete", "deployment", "k8-model-api")
 	})
 
 	t.Run("004 team namespace", func(t *testing.T) {
