@@ -162,6 +162,37 @@ func writeFiles(dir string, files map[string]file, defaultMode *int32) error {
 			return err
 		}
 	}
+	return removeStale(dir, files)
+}
+
+// removeStale deletes what a refresh no longer lists (a key removed from
+// its ConfigMap, say), then the directories left empty: the volume's
+// directory is skiff's alone.
+func removeStale(dir string, files map[string]file) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, path)
+			return nil
+		}
+		if _, keep := files[filepath.ToSlash(rel)]; !keep {
+			return os.Remove(path)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("removing stale files of %s: %w", dir, err)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- { // deepest first
+		_ = os.Remove(dirs[i]) // fails, as it should, unless empty
+	}
 	return nil
 }
 

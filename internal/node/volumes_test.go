@@ -166,3 +166,29 @@ func TestMemoryVolumeIsASizedTmpfs(t *testing.T) {
 		t.Errorf("writing 2 MiB into a 1 MiB memory volume: %v, want ENOSPC", err)
 	}
 }
+
+func TestRefreshRemovesWhatTheObjectNoLongerHas(t *testing.T) {
+	dir := t.TempDir()
+	first := map[string]file{"threshold": {data: []byte("0.75")}, "nested/a": {data: []byte("a")}}
+	if err := writeFiles(dir, first, nil); err != nil {
+		t.Fatal(err)
+	}
+	second := map[string]file{"threshold": {data: []byte("0.8")}}
+	if err := writeFiles(dir, second, nil); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, path)
+		if rel != "." {
+			left = append(left, rel)
+		}
+		return nil
+	})
+	if diff := cmp.Diff([]string{"threshold"}, left); diff != "" {
+		t.Errorf("volume contents after the refresh (-want +got):\n%s", diff)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "threshold")); string(data) != "0.8" {
+		t.Errorf("threshold = %q", data)
+	}
+}
