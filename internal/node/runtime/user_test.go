@@ -139,3 +139,20 @@ func TestRunAsNonRootRootWaitsWithConfigError(t *testing.T) {
 		return p.Status.Phase == corev1.PodPending && cs != nil && cs.State.Waiting != nil && cs.State.Waiting.Reason == "CreateContainerConfigError"
 	})
 }
+
+func TestExecRunsAsTheContainersUserWithItsGroups(t *testing.T) {
+	rt := sandboxedRuntime(t)
+	pod := newPod("exec-user").container("main", "sleep", "30").restart(corev1.RestartPolicyAlways).
+		podSecurity(corev1.PodSecurityContext{RunAsUser: ptr(int64(4242)), RunAsGroup: ptr(int64(3000)), FSGroup: ptr(int64(2000))}).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "exec-user", "running", phase(corev1.PodRunning))
+	var out strings.Builder
+	if err := rt.Exec(context.Background(), "default", "exec-user", "main", []string{"sh", "-c", "id -u; id -g; id -G"}, ExecIO{Stdout: &out, Stderr: &out}); err != nil {
+		t.Fatalf("exec: %v\n%s", err, out.String())
+	}
+	if want := "4242\n3000\n3000 2000\n"; out.String() != want {
+		t.Errorf("exec ran as %q, want %q (user, group, and fsGroup among the groups)", out.String(), want)
+	}
+}

@@ -198,12 +198,32 @@ func Available() (bool, string) {
 // when set.
 func EnterCommand(pid int, argv []string, env []string, user *User) *exec.Cmd {
 	args := []string{"-t", fmt.Sprint(pid), "-m", "-p", "-i", "-u", "-r", "-w"}
-	if user != nil {
-		// nsenter drops supplementary groups when it sets the group.
+	switch {
+	case user != nil && len(user.Groups) > 0 && hasSetpriv(pid):
+		// nsenter's -G drops supplementary groups (fsGroup among them);
+		// setpriv, inside the container's root, sets them all.
+		groups := make([]string, len(user.Groups))
+		for i, g := range user.Groups {
+			groups[i] = fmt.Sprint(g)
+		}
+		args = append(args, "--", "setpriv", "--reuid", fmt.Sprint(user.UID), "--regid", fmt.Sprint(user.GID),
+			"--groups", strings.Join(groups, ","))
+	case user != nil:
 		args = append(args, "-S", fmt.Sprint(user.UID), "-G", fmt.Sprint(user.GID))
 	}
 	args = append(args, "--")
 	cmd := exec.Command("nsenter", append(args, argv...)...)
 	cmd.Env = env
 	return cmd
+}
+
+// hasSetpriv reports whether the container whose first process is pid has
+// util-linux's setpriv in its root.
+func hasSetpriv(pid int) bool {
+	for _, dir := range []string{"/usr/bin", "/bin"} {
+		if fi, err := os.Stat(fmt.Sprintf("/proc/%d/root%s/setpriv", pid, dir)); err == nil && fi.Mode()&0o111 != 0 {
+			return true
+		}
+	}
+	return false
 }
