@@ -99,14 +99,18 @@ func TestExamples(t *testing.T) {
 		ip := in.jsonpath("get", "pods", "-l", "app=model-api", "-o", "jsonpath={.items[0].status.podIP}")
 		// The seed's request, from another pod, as its walkthrough does.
 		body := `{"CRIM": 15.02, "ZN": 0.0, "INDUS": 18.1, "CHAS": 0.0, "NOX": 0.614, "RM": 5.3, "AGE": 97.3, "DIS": 2.1, "RAD": 24.0, "TAX": 666.0, "PTRATIO": 20.2, "B": 349.48, "LSTAT": 24.9}`
-		out := in.mustKubectl("run", "client", "--image=python:3.6", "--restart=Never", "--rm", "-i", "--command", "--",
-			"curl", "-s", "-H", "Content-Type: application/json", "-X", "POST", "-d", body, ip+":5000/predict")
-		if !strings.Contains(out, `{"prediction":31.55`) {
+		// (Not `run -i --rm`: a command this short can end before kubectl
+		// attaches, and attach shows only what comes after it, as upstream.)
+		query := func(name, data string, header ...string) string {
+			args := append([]string{"run", name, "--image=python:3.6", "--restart=Never", "--command", "--", "curl", "-s"}, header...)
+			in.mustKubectl(append(args, "-X", "POST", "-d", data, ip+":5000/predict")...)
+			in.waitPhase(t, name, "Succeeded")
+			return in.mustKubectl("logs", name)
+		}
+		if out := query("client", body, "-H", "Content-Type: application/json"); !strings.Contains(out, `{"prediction":31.55`) {
 			t.Errorf("prediction from the model API: %q", out)
 		}
-		bad := in.mustKubectl("run", "client2", "--image=python:3.6", "--restart=Never", "--rm", "-i", "--command", "--",
-			"curl", "-s", "-X", "POST", "-d", `{"CRIM": 1}`, ip+":5000/predict")
-		if !strings.Contains(bad, "missing features: ZN") {
+		if bad := query("client2", `{"CRIM": 1}`); !strings.Contains(bad, "missing features: ZN") {
 			t.Errorf("a request missing features: %q", bad)
 		}
 		in.mustKubectl("delete", "deployment", "k8-model-api")
