@@ -43,20 +43,9 @@ func TestBurstAndNamespaceDeletion(t *testing.T) {
 	}
 	in.mustKubectl("create", "-f", job)
 	start := time.Now()
-	eventually(t, 4*time.Minute, "all replicas ready", func() error {
-		ready := in.jsonpath("-n", "team-a", "get", "deployment", "workers", "-o", "jsonpath={.status.readyReplicas}")
-		if ready != strconv.Itoa(replicas) {
-			return fmt.Errorf("%s of %d ready", ready, replicas)
-		}
-		return nil
-	})
+	in.waitJSONPath(t, 4*time.Minute, strconv.Itoa(replicas), "-n", "team-a", "get", "deployment", "workers", "-o", "jsonpath={.status.readyReplicas}")
 	t.Logf("%d replicas ready in %s", replicas, time.Since(start).Round(time.Millisecond))
-	eventually(t, 4*time.Minute, "the job complete", func() error {
-		if got := in.jsonpath("-n", "team-a", "get", "job", "batch", "-o", "jsonpath={.status.succeeded}"); got != "60" {
-			return fmt.Errorf("%s of 60 succeeded", got)
-		}
-		return nil
-	})
+	in.waitJSONPath(t, 4*time.Minute, "60", "-n", "team-a", "get", "job", "batch", "-o", "jsonpath={.status.succeeded}")
 	running := strings.Count(in.mustKubectl("-n", "team-a", "get", "pods", "-l", "app=workers", "--no-headers"), "Running")
 	if running != replicas {
 		t.Errorf("%d pods Running, want %d", running, replicas)

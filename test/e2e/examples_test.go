@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -139,12 +138,7 @@ func TestExamples(t *testing.T) {
 		in.mustKubectl("create", "-f", ex+"004-team-namespace/gpu-train.yaml")
 		if gpus := in.jsonpath("get", "nodes", "-o", `jsonpath={.items[0].status.capacity.nvidia\.com/gpu}`); gpus != "" {
 			// A machine with GPUs: the pod gets one and runs.
-			eventually(t, time.Minute, "gpu-train Succeeded", func() error {
-				if ph := in.jsonpath("-n", "team-vision", "get", "pod", "gpu-train", "-o", "jsonpath={.status.phase}"); ph != "Succeeded" {
-					return fmt.Errorf("phase %q", ph)
-				}
-				return nil
-			})
+			in.waitJSONPath(t, time.Minute, "Succeeded", "-n", "team-vision", "get", "pod", "gpu-train", "-o", "jsonpath={.status.phase}")
 			return
 		}
 		eventually(t, 30*time.Second, "gpu-train unschedulable without GPUs", func() error {
