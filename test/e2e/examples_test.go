@@ -45,13 +45,7 @@ func TestExamples(t *testing.T) {
 	if out, err := exec.Command("/usr/bin/python3", filepath.Join(modelAPI, "train.py")).CombinedOutput(); err != nil {
 		t.Fatalf("train.py: %v\n%s", err, out)
 	}
-	if err := os.MkdirAll(in.dataDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	imagesYAML := "images:\n- image: \"lpatruno/k8-model-api:*\"\n  dir: " + modelAPI + "\n"
-	if err := os.WriteFile(filepath.Join(in.dataDir, "images.yaml"), []byte(imagesYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	in.writeImageMap(t, "images:\n- image: \"lpatruno/k8-model-api:*\"\n  dir: "+modelAPI+"\n")
 	in.up("--write-kubeconfig=false")
 
 	t.Run("001 training job and batch inference", func(t *testing.T) {

@@ -16,13 +16,7 @@ func TestImageMap(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(app, "api.py"), []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(in.dataDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	imagesYAML := "images:\n- image: \"lpatruno/k8-model-api:*\"\n  dir: " + app + "\n  command: [python3, api.py]\n  env: {MODEL_FILE: model.pkl}\n"
-	if err := os.WriteFile(filepath.Join(in.dataDir, "images.yaml"), []byte(imagesYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	in.writeImageMap(t, "images:\n- image: \"lpatruno/k8-model-api:*\"\n  dir: "+app+"\n  command: [python3, api.py]\n  env: {MODEL_FILE: model.pkl}\n")
 	in.up("--write-kubeconfig=false")
 	in.mustKubectl("run", "api", "--image=lpatruno/k8-model-api:latest", "--restart=Never")
 	in.waitPhase(t, "api", "Succeeded")
@@ -40,4 +34,15 @@ func TestImageMap(t *testing.T) {
 		}
 		expectFailure(t, in, in.upArgs("--write-kubeconfig=false"), "images.yaml", "no image pattern")
 	})
+}
+
+// writeImageMap writes the instance's images.yaml before it starts.
+func (in *instance) writeImageMap(t *testing.T, yaml string) {
+	t.Helper()
+	if err := os.MkdirAll(in.dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in.dataDir, "images.yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
