@@ -107,11 +107,10 @@ func (con *console) finish() {
 	}
 	con.mu.Lock()
 	defer con.mu.Unlock()
-	if con.stdin != nil && con.stdin != io.WriteCloser(con.master) {
-		con.stdin.Close()
-	}
 	if con.master != nil {
-		con.master.Close()
+		con.master.Close() // a terminal's stdin is its master
+	} else if con.stdin != nil {
+		con.stdin.Close()
 	}
 	con.stdin = nil
 }
