@@ -92,3 +92,11 @@ func (m *IPAM) Release(pod string) {
 		delete(m.owner, a)
 	}
 }
+
+// Lookup returns the pod's address, if it holds one.
+func (m *IPAM) Lookup(pod string) (netip.Addr, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.byPod[pod]
+	return a, ok
+}

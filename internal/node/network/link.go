@@ -96,6 +96,10 @@ func AttachPod(nsPath, bridge, hostIf string, addr netip.Addr, prefix netip.Pref
 	if err := netlink.LinkSetUp(host); err != nil {
 		return fmt.Errorf("bringing up %s: %w", hostIf, err)
 	}
+	// A pod reaching itself through a Service comes back on its own port.
+	if err := netlink.LinkSetHairpin(host, true); err != nil {
+		return fmt.Errorf("hairpin mode on %s: %w", hostIf, err)
+	}
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		return fmt.Errorf("entering pod network namespace: %w", err)

@@ -20,6 +20,12 @@ import (
 // listenIn opens a TCP listener inside the network namespace at nsPath.
 func listenIn(t *testing.T, nsPath string) net.Listener {
 	t.Helper()
+	return listenInAt(t, nsPath, ":0")
+}
+
+// listenInAt opens a TCP listener on addr inside the network namespace.
+func listenInAt(t *testing.T, nsPath, addr string) net.Listener {
+	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()
@@ -35,7 +41,7 @@ func listenIn(t *testing.T, nsPath string) net.Listener {
 	if err := netns.Set(ns); err != nil {
 		t.Fatal(err)
 	}
-	l, lerr := net.Listen("tcp4", ":0")
+	l, lerr := net.Listen("tcp4", addr)
 	if err := netns.Set(orig); err != nil {
 		t.Fatalf("returning to the test's namespace: %v", err)
 	}
