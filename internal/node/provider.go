@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"strconv"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -141,15 +139,13 @@ func streams(ctx context.Context, attach api.AttachIO) (runtime.ExecIO, func()) 
 	}
 }
 
-// PortForward connects to the port on the pod. Pods share the node's
-// network until pod networking lands, so the pod's port is on loopback.
+// PortForward connects to the port on the pod's loopback.
 func (p *provider) PortForward(ctx context.Context, namespace, pod string, port int32, stream io.ReadWriteCloser) error {
 	defer stream.Close()
 	if got, _ := p.rt.GetPod(ctx, namespace, pod); got == nil {
 		return errdefs.NotFoundf("pod %s/%s is not on this node", namespace, pod)
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
+	conn, err := p.rt.DialPod(ctx, namespace, pod, int(port))
 	if err != nil {
 		return fmt.Errorf("port-forward to %s/%s port %d: %w", namespace, pod, port, err)
 	}

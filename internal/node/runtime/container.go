@@ -274,10 +274,14 @@ func (pr *podRun) command(pod *corev1.Pod, c *corev1.Container, id *sandbox.User
 			target = corev1.TerminationMessagePathDefault
 		}
 		mounts = append(mounts, sandbox.Mount{Source: msgFile, Target: target})
-		spec := sandbox.Spec{Lower: "/", StateDir: sandboxDir, Hostname: pod.Name, Mounts: mounts, Args: args, Env: env, Dir: dir, TTY: c.TTY, User: id,
+		spec := sandbox.Spec{Lower: "/", StateDir: sandboxDir, Hostname: hostname(pod), Mounts: mounts, Args: args, Env: env, Dir: dir, TTY: c.TTY, User: id,
 			Masked: append([]string{pr.rt.root}, pr.rt.masked...)}
 		if ns := pr.namespaces(); ns != nil {
 			spec.InPod, spec.ShmDir = true, ns.ShmDir()
+		}
+		spec.ResolvConf = pr.rt.resolvConf(pod)
+		if pr.rt.ownNetwork(pod) {
+			spec.Hosts = pr.rt.etcHosts(pod, pr.address())
 		}
 		return sandbox.Command(self, spec)
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,7 +45,11 @@ type podRun struct {
 	// volumePaths maps volume names to host paths once prepared.
 	volumePaths map[string]string
 	// ns holds the namespaces the pod's containers share (sandboxes only).
-	ns       *sandbox.Pod
+	ns *sandbox.Pod
+	// podIP is the pod's address once its sandbox is ready; attached
+	// says it is the pod's own, on the node's pod network.
+	podIP    string
+	attached bool
 	finished chan struct{} // closed when run returns
 	// changed is closed (and replaced) at every status update.
 	changed chan struct{}
@@ -126,11 +131,9 @@ func (pr *podRun) run() {
 	now := metav1.NewTime(pr.rt.now())
 	pr.update(func(st *corev1.PodStatus) {
 		st.StartTime = &now
-		// Pods share the node's network until pod networking lands.
 		if ip := pr.rt.hostIP; ip != "" {
-			st.HostIP, st.PodIP = ip, ip
+			st.HostIP = ip
 			st.HostIPs = []corev1.HostIP{{IP: ip}}
-			st.PodIPs = []corev1.PodIP{{IP: ip}}
 		}
 		for i := range pod.Spec.InitContainers {
 			cs := containerStatus(&st.InitContainerStatuses, &pod.Spec.InitContainers[i])
@@ -151,6 +154,14 @@ func (pr *podRun) run() {
 	}
 	if !pr.prepareVolumes(pod) || !pr.prepareSandbox(pod) {
 		return
+	}
+	// The address is known once the sandbox is (as the kubelet reports
+	// it after RunPodSandbox): the pod's own, or the node's.
+	if ip := pr.address(); ip != "" {
+		pr.update(func(st *corev1.PodStatus) {
+			st.PodIP = ip
+			st.PodIPs = []corev1.PodIP{{IP: ip}}
+		})
 	}
 	go pr.refreshVolumes(pr.rt.volumeRefresh)
 	// Once the main containers are done, sidecars go, in reverse order.
@@ -255,7 +266,7 @@ func (pr *podRun) prepareSandbox(pod *corev1.Pod) bool {
 		return true
 	}
 	for {
-		ns, err := sandbox.NewPod(filepath.Join(pr.dir, "ns"), pod.Name, false)
+		ns, addr, err := pr.newSandbox(pod)
 		if err == nil {
 			// A pod stopped meanwhile has already cleaned up: the
 			// namespaces would outlive it.
@@ -263,9 +274,15 @@ func (pr *podRun) prepareSandbox(pod *corev1.Pod) bool {
 			stopped := pr.ctx.Err() != nil
 			if !stopped {
 				pr.ns = ns
+				if addr.IsValid() {
+					pr.podIP, pr.attached = addr.String(), true
+				}
 			}
 			pr.mu.Unlock()
 			if stopped {
+				if addr.IsValid() {
+					pr.rt.network.Detach(string(pr.uid))
+				}
 				_ = ns.Remove()
 			}
 			return !stopped
@@ -279,11 +296,45 @@ func (pr *podRun) prepareSandbox(pod *corev1.Pod) bool {
 	}
 }
 
+// newSandbox creates the pod's namespaces and, when the pod has a network
+// of its own, attaches it and returns its address.
+func (pr *podRun) newSandbox(pod *corev1.Pod) (*sandbox.Pod, netip.Addr, error) {
+	own := pr.rt.ownNetwork(pod)
+	ns, err := sandbox.NewPod(filepath.Join(pr.dir, "ns"), hostname(pod), own)
+	if err != nil || !own {
+		return ns, netip.Addr{}, err
+	}
+	uid := string(pr.uid)
+	addr, err := pr.rt.network.Attach(uid, ns.NetNS())
+	if err == nil {
+		err = pr.rt.network.SetHostPorts(uid, hostPorts(pod, addr))
+	}
+	if err != nil {
+		pr.rt.network.Detach(uid)
+		_ = ns.Remove()
+		return nil, netip.Addr{}, fmt.Errorf("pod network: %w", err)
+	}
+	return ns, addr, nil
+}
+
+// address is the pod's IP: its own, or the node's ("" when unknown).
+func (pr *podRun) address() string {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.podIP != "" {
+		return pr.podIP
+	}
+	return pr.rt.hostIP
+}
+
 func (pr *podRun) releaseNamespaces() {
 	pr.mu.Lock()
-	ns := pr.ns
-	pr.ns = nil
+	ns, attached := pr.ns, pr.attached
+	pr.ns, pr.attached = nil, false
 	pr.mu.Unlock()
+	if attached {
+		pr.rt.network.Detach(string(pr.uid))
+	}
 	if ns != nil {
 		_ = ns.Remove()
 	}

@@ -27,7 +27,7 @@ func (pr *podRun) runProbe(ctx context.Context, c *corev1.Container, p *corev1.P
 	timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	host := pr.rt.hostIP
+	host := pr.address()
 	if host == "" {
 		host = "127.0.0.1"
 	}

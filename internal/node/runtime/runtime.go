@@ -45,6 +45,9 @@ type Runtime struct {
 	backoffInitial time.Duration
 	// volumeRefresh is how often projected volumes are rewritten.
 	volumeRefresh time.Duration
+	// network, when set, gives pods their own network (see UseNetwork).
+	network PodNetwork
+	dns     DNS
 }
 
 // New returns a runtime keeping pod state below root; pods get hostIP as

@@ -110,8 +110,15 @@ func (s Spec) encode() ([]byte, error) {
 		}
 		put("mount", m.Source, target, flag(m.ReadOnly), flag(m.Tmpfs), size)
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + s.Hostname + "\n"
-	for _, f := range [][2]string{{"/etc/hostname", s.Hostname + "\n"}, {"/etc/hosts", hosts}} {
+	hosts := s.Hosts
+	if hosts == "" {
+		hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + s.Hostname + "\n"
+	}
+	files := [][2]string{{"/etc/hostname", s.Hostname + "\n"}, {"/etc/hosts", hosts}}
+	if s.ResolvConf != "" {
+		files = append(files, [2]string{"/etc/resolv.conf", s.ResolvConf})
+	}
+	for _, f := range files {
 		path, err := inRoot(f[0])
 		if err != nil {
 			return nil, err

@@ -52,6 +52,10 @@ type Spec struct {
 	// TTY gives the command a terminal of the sandbox's own devpts; the
 	// child sends its master end back (Report.Console).
 	TTY bool `json:"tty,omitempty"`
+	// Hosts replaces /etc/hosts (empty: localhost and the hostname).
+	Hosts string `json:"hosts,omitempty"`
+	// ResolvConf replaces /etc/resolv.conf (empty: the host's).
+	ResolvConf string `json:"resolvConf,omitempty"`
 }
 
 // User is a process's identity (securityContext runAsUser/runAsGroup,
@@ -197,7 +201,7 @@ func Available() (bool, string) {
 // environment, in that process's root and working directory, as user
 // when set.
 func EnterCommand(pid int, argv []string, env []string, user *User) *exec.Cmd {
-	args := []string{"-t", fmt.Sprint(pid), "-m", "-p", "-i", "-u", "-r", "-w"}
+	args := []string{"-t", fmt.Sprint(pid), "-m", "-p", "-i", "-u", "-n", "-r", "-w"}
 	switch {
 	case user != nil && len(user.Groups) > 0 && hasSetpriv(pid):
 		// nsenter's -G drops supplementary groups (fsGroup among them);
