@@ -24,7 +24,9 @@ type Config struct {
 
 // BridgeName is the instance's bridge: "skf" (every skiff link's prefix),
 // "br" and 8 hex digits of the instance ID.
-func BridgeName(instanceID string) string { return linkPrefix + "br" + instanceID[:min(8, len(instanceID))] }
+func BridgeName(instanceID string) string {
+	return linkPrefix + "br" + instanceID[:min(8, len(instanceID))]
+}
 
 // Host is the node side of pod networking: the bridge, the addresses, the
 // routes and the nftables rules skiff owns.
