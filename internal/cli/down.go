@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/internal/instance"
+	"github.com/skiff-dev/skiff/internal/server"
 )
 
 func newDownCommand(g *globals) *cobra.Command {
@@ -23,6 +25,13 @@ func newDownCommand(g *globals) *cobra.Command {
 			ran, err := instance.Stop(layout, timeout, func(s string) { fmt.Fprintln(g.stderr, s) })
 			if err != nil {
 				return err
+			}
+			// A skiff that crashed (or was killed) leaves pods' processes,
+			// links and rules; they go now.
+			if os.Geteuid() == 0 {
+				if err := server.Cleanup(layout); err != nil {
+					fmt.Fprintf(g.stderr, "warning: cleaning up after skiff on %s: %v\n", layout.Root, err)
+				}
 			}
 			if !ran {
 				fmt.Fprintf(g.stdout, "skiff is not running on %s\n", layout.Root)

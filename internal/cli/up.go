@@ -42,6 +42,9 @@ func newUpCommand(g *globals) *cobra.Command {
 	f.StringVar(&o.AdvertiseAddress, "advertise-address", "", "address the API server advertises as the kubernetes Service endpoint (default: this machine's main IPv4 address)")
 	f.IntVar(&o.EtcdPort, "etcd-port", o.EtcdPort, "loopback port of embedded etcd (it also uses the next one)")
 	f.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "IP range of ClusterIP Services")
+	f.StringVar(&o.PodCIDR, "pod-cidr", o.PodCIDR, "IP range pods get their addresses from (the node's bridge takes the first)")
+	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "DNS domain of Services and pods")
+	f.BoolVar(&o.PodNetwork, "pod-network", o.PodNetwork, "give pods their own addresses, Services and DNS (false: pods share the host's network)")
 	f.StringVar(&o.NodeName, "node-name", "", "name of this machine's node (default: the hostname)")
 	f.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "port of the node's kubelet API (logs, exec, port-forward)")
 	f.BoolVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "merge a \"skiff\" context into ~/.kube/config and select it")
@@ -110,6 +113,9 @@ func upDetached(g *globals, o cluster.Options, timeout time.Duration) error {
 		"--bind-address", o.BindAddress,
 		"--etcd-port", strconv.Itoa(o.EtcdPort),
 		"--service-cidr", o.ServiceCIDR,
+		"--pod-cidr", o.PodCIDR,
+		"--cluster-domain", o.ClusterDomain,
+		"--pod-network=" + strconv.FormatBool(o.PodNetwork),
 		"--kubelet-port", strconv.Itoa(o.KubeletPort),
 		"--write-kubeconfig=" + strconv.FormatBool(o.WriteKubeconfig),
 	}

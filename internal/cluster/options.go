@@ -22,6 +22,9 @@ type Options struct {
 	APIPort          int
 	EtcdPort         int
 	ServiceCIDR      string
+	PodCIDR          string
+	ClusterDomain    string
+	PodNetwork       bool // pods get their own network; false: the host's
 	NodeName         string // empty: this machine's hostname
 	KubeletPort      int
 	WriteKubeconfig  bool
@@ -35,6 +38,9 @@ func Defaults() Options {
 		APIPort:         6443,
 		EtcdPort:        2379,
 		ServiceCIDR:     "10.43.0.0/16",
+		PodCIDR:         "10.42.0.0/16",
+		ClusterDomain:   "cluster.local",
+		PodNetwork:      true,
 		KubeletPort:     10250,
 		WriteKubeconfig: true,
 	}
@@ -81,6 +87,19 @@ func (o Options) Validate() error {
 	}
 	if prefix.Addr().Is4() && prefix.Bits() < 12 || prefix.Bits() > 28 && prefix.Addr().Is4() {
 		return invalid("--service-cidr %s must be between /12 and /28", o.ServiceCIDR)
+	}
+	pods, err := netip.ParsePrefix(o.PodCIDR)
+	if err != nil || !pods.Addr().Is4() {
+		return invalid("--pod-cidr %q is not an IPv4 CIDR such as 10.42.0.0/16", o.PodCIDR)
+	}
+	if pods.Bits() < 8 || pods.Bits() > 28 {
+		return invalid("--pod-cidr %s must be between /8 and /28", o.PodCIDR)
+	}
+	if pods.Overlaps(prefix) {
+		return invalid("--pod-cidr %s overlaps --service-cidr %s; give them separate ranges", o.PodCIDR, o.ServiceCIDR)
+	}
+	if o.ClusterDomain == "" || !isDNSLabel(o.ClusterDomain) {
+		return invalid("--cluster-domain %q must be a DNS name such as cluster.local", o.ClusterDomain)
 	}
 	return nil
 }

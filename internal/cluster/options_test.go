@@ -32,6 +32,9 @@ func TestValidate(t *testing.T) {
 		{"api on etcd peer", func(o *Options) { o.APIPort = 2380 }, "collides with --etcd-port"},
 		{"bad cidr", func(o *Options) { o.ServiceCIDR = "10.43.0.0" }, "--service-cidr"},
 		{"huge cidr", func(o *Options) { o.ServiceCIDR = "10.0.0.0/8" }, "between /12 and /28"},
+		{"bad pod cidr", func(o *Options) { o.PodCIDR = "fd00::/64" }, "--pod-cidr"},
+		{"overlapping cidrs", func(o *Options) { o.PodCIDR = "10.43.128.0/17" }, "overlaps --service-cidr"},
+		{"bad cluster domain", func(o *Options) { o.ClusterDomain = "Cluster_Local" }, "--cluster-domain"},
 		{"empty data dir", func(o *Options) { o.DataDir = "" }, "--data-dir is empty"},
 	}
 	for _, tt := range tests {

@@ -22,12 +22,12 @@ func (o Options) AdvertiseIP() (net.IP, error) {
 }
 
 // EnsurePKI creates or checks the cluster certificates for these addresses.
-func EnsurePKI(l datadir.Layout, bind, advertise net.IP, serviceCIDR, nodeName string) error {
+func EnsurePKI(l datadir.Layout, bind, advertise net.IP, serviceCIDR, nodeName string, extraIPs ...net.IP) error {
 	svcIP, err := firstServiceIP(serviceCIDR)
 	if err != nil {
 		return err
 	}
-	ips := []net.IP{net.IPv4(127, 0, 0, 1), advertise, svcIP}
+	ips := append([]net.IP{net.IPv4(127, 0, 0, 1), advertise, svcIP}, extraIPs...)
 	if !bind.IsUnspecified() && !bind.IsLoopback() {
 		ips = append(ips, bind)
 	}

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -66,6 +67,13 @@ func (c *Config) runAPIServer(ctx context.Context) error {
 	}
 	if err := fs.Parse(c.apiServerArgs()); err != nil {
 		return fmt.Errorf("kube-apiserver flags: %w", err)
+	}
+	if len(c.AlsoListen) > 0 && !c.BindAddress.IsUnspecified() {
+		l, err := listenAll(append([]net.IP{c.BindAddress}, c.AlsoListen...), c.APIPort)
+		if err != nil {
+			return fmt.Errorf("kube-apiserver: %w", err)
+		}
+		s.SecureServing.Listener = l
 	}
 	if err := s.GenericServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
 		return fmt.Errorf("kube-apiserver feature gates: %w", err)

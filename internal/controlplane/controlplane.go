@@ -23,6 +23,10 @@ type Config struct {
 	APIPort          int
 	EtcdPort         int // client port; the peer listener takes EtcdPort+1
 	ServiceCIDR      string
+	// AlsoListen are more addresses the API server serves on (APIPort),
+	// besides BindAddress: the pod network's gateway, so that pods reach
+	// the kubernetes Service while the API stays off other networks.
+	AlsoListen []net.IP
 	// LogOutput receives the components' logs; nil leaves them on stderr.
 	LogOutput io.Writer
 	// Progress receives one short line per step, for people.

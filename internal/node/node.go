@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -52,6 +53,10 @@ type Config struct {
 	Sandboxes bool
 	// Cgroups enforces each container's CPU, memory and pid limits.
 	Cgroups bool
+	// Network, when set, gives pods their own network (needs Sandboxes);
+	// DNS is then their resolv.conf.
+	Network runtime.PodNetwork
+	DNS     runtime.DNS
 	// Progress receives one short line per notable step, for people.
 	Progress func(format string, args ...any)
 }
@@ -149,6 +154,9 @@ func New(cfg Config) (*Node, error) {
 		// The running binary, even if the file was replaced since.
 		rt.UseSandboxes("/proc/self/exe")
 		rt.MaskPaths(cfg.DataDir)
+		if cfg.Network != nil {
+			rt.UseNetwork(cfg.Network, cfg.DNS)
+		}
 	}
 	events := record.NewBroadcaster()
 	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.Name})
@@ -197,6 +205,20 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.vk = vk
 	return n, nil
+}
+
+// Cleanup removes what a crashed node on dataDir left: pod processes,
+// their mounts and memory volumes, and cgroups. Run it only while no
+// skiff holds the data dir.
+func Cleanup(dataDir, podsDir string) error {
+	id := datadir.InstanceID(dataDir)
+	_, err := runtime.CleanOrphans(podsDir, filepath.Join(memoryVolumeRoot, id))
+	if ok, _ := cgroups.Available(); ok {
+		if _, cgErr := cgroups.ForInstance(id).CleanAll(); cgErr != nil {
+			err = errors.Join(err, cgErr)
+		}
+	}
+	return err
 }
 
 // Run registers the node and syncs pods until ctx ends; ready is called

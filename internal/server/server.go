@@ -17,6 +17,8 @@ import (
 	"github.com/skiff-dev/skiff/internal/node"
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/images"
+	"github.com/skiff-dev/skiff/internal/node/network"
+	"github.com/skiff-dev/skiff/internal/node/runtime"
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
@@ -52,7 +54,11 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 		return err
 	}
 	bind := net.ParseIP(o.BindAddress)
-	if err := cluster.EnsurePKI(layout, bind, advertise, o.ServiceCIDR, nodeName); err != nil {
+	var extraSANs []net.IP
+	if o.PodNetwork {
+		extraSANs = append(extraSANs, gatewayOf(o.PodCIDR)) // pods reach the API there
+	}
+	if err := cluster.EnsurePKI(layout, bind, advertise, o.ServiceCIDR, nodeName, extraSANs...); err != nil {
 		return err
 	}
 	// A broken image map is refused before anything starts.
@@ -66,10 +72,29 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 	}
 	defer logFile.Close()
 
+	netHost, err := setupNetwork(layout, o, progress)
+	if err != nil {
+		return err
+	}
+	// The kubernetes Service's endpoint: the node's address, or with a
+	// pod network the gateway, where the API also listens for pods.
+	apiAdvertise, alsoListen := advertise, []net.IP(nil)
+	if netHost != nil {
+		defer func() {
+			if err := netHost.Close(); err != nil {
+				progress("warning: removing the pod network: %v", err)
+			}
+		}()
+		apiAdvertise = net.IP(netHost.Gateway().AsSlice())
+		if !bind.IsUnspecified() {
+			alsoListen = []net.IP{apiAdvertise}
+		}
+	}
 	cp := &controlplane.Config{
 		Layout:           layout,
 		BindAddress:      bind,
-		AdvertiseAddress: advertise,
+		AdvertiseAddress: apiAdvertise,
+		AlsoListen:       alsoListen,
 		APIPort:          o.APIPort,
 		EtcdPort:         o.EtcdPort,
 		ServiceCIDR:      o.ServiceCIDR,
@@ -101,15 +126,40 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 		return <-cpDone
 	}
 
+	// Services and DNS start before the node, so that its first pods
+	// resolve names, and stop after it.
+	netCtx, netCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer netCancel()
+	netDone := make(chan error, 1)
+	netReady := make(chan struct{})
+	if netHost != nil {
+		go func() {
+			netDone <- runNetworkServices(netCtx, netHost, layout, o, nodeName, advertise, progress, func() { close(netReady) })
+		}()
+	} else {
+		close(netReady)
+	}
+
 	progress("starting node %s (kubelet API on %s:%d)", nodeName, advertise, o.KubeletPort)
 	nodeCtx, nodeCancel := context.WithCancel(ctx)
 	defer nodeCancel()
 	nodeDone := make(chan error, 1)
 	nodeReady := make(chan struct{})
 	go func() {
-		nodeDone <- runNode(nodeCtx, layout, nodeKubeconfig, nodeName, advertise, o.KubeletPort, progress, func() { close(nodeReady) })
+		select {
+		case <-netReady:
+		case <-nodeCtx.Done():
+			nodeDone <- nil
+			return
+		}
+		var dns runtime.DNS
+		if netHost != nil {
+			dns = podDNS(netHost, o.ClusterDomain)
+		}
+		nodeDone <- runNode(nodeCtx, layout, nodeKubeconfig, nodeName, advertise, o.KubeletPort, netHost, dns, progress, func() { close(nodeReady) })
 	}()
 	var runErr error
+	// The first component to end (or the caller) ends them all.
 	select {
 	case <-nodeReady:
 		markReady(layout, o, cp.APIServerURL(), started, progress, ready)
@@ -117,11 +167,15 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 		case <-ctx.Done():
 		case runErr = <-nodeDone:
 			nodeDone <- runErr
+		case runErr = <-netDone:
+			netDone <- runErr
 		case runErr = <-cpDone:
 			cpDone <- runErr
 		}
 	case runErr = <-nodeDone:
 		nodeDone <- runErr
+	case runErr = <-netDone:
+		netDone <- runErr
 	case runErr = <-cpDone:
 		cpDone <- runErr
 	case <-ctx.Done():
@@ -131,6 +185,12 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 		runErr = err
 	}
 	progress("node %s stopped", nodeName)
+	if netHost != nil {
+		netCancel()
+		if err := <-netDone; err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 	cpCancel()
 	if err := <-cpDone; err != nil && runErr == nil {
 		runErr = err
@@ -138,7 +198,7 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 	return runErr
 }
 
-func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string, ip net.IP, port int, progress func(string, ...any), ready func()) error {
+func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string, ip net.IP, port int, netHost *network.Host, dns runtime.DNS, progress func(string, ...any), ready func()) error {
 	if err := node.EnsureRBAC(ctx, layout.Kubeconfig, name); err != nil {
 		return fmt.Errorf("node permissions: %w", err)
 	}
@@ -150,7 +210,7 @@ func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string
 	if !limits {
 		progress("warning: %s, so container resource limits are not enforced", why)
 	}
-	n, err := node.New(node.Config{
+	cfg := node.Config{
 		Name:       name,
 		InternalIP: ip,
 		Port:       port,
@@ -158,13 +218,18 @@ func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string
 		CAFile:     layout.PKI.CACert,
 		CertFile:   layout.PKI.KubeletCert,
 		KeyFile:    layout.PKI.KubeletKey,
-		PodsDir:    filepath.Join(layout.Root, "pods"),
+		PodsDir:    podsDir(layout),
 		DataDir:    layout.Root,
 		Version:    instance.CurrentVersions().Kubernetes,
 		Sandboxes:  sandboxes,
 		Cgroups:    limits,
+		DNS:        dns,
 		Progress:   progress,
-	})
+	}
+	if netHost != nil {
+		cfg.Network = netHost
+	}
+	n, err := node.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -197,3 +262,5 @@ func markReady(layout datadir.Layout, o cluster.Options, server string, started 
 		ready(st)
 	}
 }
+
+func podsDir(layout datadir.Layout) string { return filepath.Join(layout.Root, "pods") }

@@ -12,6 +12,9 @@ import (
 	"sigs.k8s.io/knftables"
 )
 
+// ErrBusy means another skiff runs the service proxy on this machine.
+var ErrBusy = errors.New("another skiff runs the service proxy on this machine")
+
 // kubeProxyTable is upstream's fixed table name (family ip).
 const kubeProxyTable = "kube-proxy"
 
@@ -37,7 +40,7 @@ func claimTable(stateDir string) (*tableClaim, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		holder, _ := os.ReadFile(lockPath)
-		return nil, fmt.Errorf("another skiff (%s) runs the service proxy on this machine, and its nftables table is one per machine: stop it first (skiff down --data-dir ...)", holder)
+		return nil, fmt.Errorf("%w (%s), and its nftables table is one per machine: stop it first (skiff down --data-dir ...), or start this one with --pod-network=false", ErrBusy, holder)
 	}
 	c := &tableClaim{lock: f, marker: filepath.Join(stateDir, "kube-proxy.owned")}
 	exists, err := tableExists()
@@ -123,6 +126,9 @@ func deleteKubeProxyTable() error {
 // if skiff's marker says it is skiff's and no skiff holds the lock.
 func Cleanup(stateDir string) error {
 	c, err := claimTable(stateDir)
+	if errors.Is(err, ErrBusy) {
+		return nil // the table is the running skiff's
+	}
 	if err != nil {
 		return err
 	}

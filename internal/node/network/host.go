@@ -190,7 +190,10 @@ func Cleanup(instanceID string) error {
 		links, _ := netlink.LinkList()
 		for _, l := range links {
 			if l.Attrs().MasterIndex == br.Attrs().Index && strings.HasPrefix(l.Attrs().Name, linkPrefix) {
-				errs = append(errs, netlink.LinkDel(l))
+				// Gone meanwhile (its pod's namespace went) is fine.
+				if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+					errs = append(errs, fmt.Errorf("deleting %s: %w", l.Attrs().Name, err))
+				}
 			}
 		}
 	}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-dev/skiff/internal/cluster"
+	"github.com/skiff-dev/skiff/internal/clusterdns"
+	"github.com/skiff-dev/skiff/internal/datadir"
+	"github.com/skiff-dev/skiff/internal/node"
+	"github.com/skiff-dev/skiff/internal/node/network"
+	"github.com/skiff-dev/skiff/internal/node/runtime"
+	"github.com/skiff-dev/skiff/internal/node/sandbox"
+	"github.com/skiff-dev/skiff/internal/serviceproxy"
+	"github.com/skiff-dev/skiff/internal/servicelb"
+)
+
+// machineStateDir holds what is one per machine, not per data dir: the
+// service proxy's claim on its nftables table. Under /run, so it goes
+// with a reboot, as the table does.
+const machineStateDir = "/run/skiff"
+
+// setupNetwork prepares the node's side of pod networking, or returns
+// nil (after a warning) where pods must share the host's network.
+func setupNetwork(layout datadir.Layout, o cluster.Options, progress func(string, ...any)) (*network.Host, error) {
+	if !o.PodNetwork {
+		progress("pod network off (--pod-network=false): pods share the host's network, and Services and cluster DNS are not served")
+		return nil, nil
+	}
+	if ok, why := sandbox.Available(); !ok {
+		progress("warning: %s, so pods share the host's network: no pod IPs, Services or cluster DNS", why)
+		return nil, nil
+	}
+	if ok, why := network.Available(); !ok {
+		progress("warning: %s, so pods share the host's network: no pod IPs, Services or cluster DNS", why)
+		return nil, nil
+	}
+	pods, _ := netip.ParsePrefix(o.PodCIDR) // validated
+	services, _ := netip.ParsePrefix(o.ServiceCIDR)
+	h, err := network.Setup(network.Config{InstanceID: datadir.InstanceID(layout.Root), PodCIDR: pods, ServiceCIDR: services})
+	if err != nil {
+		return nil, fmt.Errorf("pod network: %w", err)
+	}
+	progress("pod network %s on bridge %s (gateway %s), services %s", pods, h.Bridge(), h.Gateway(), services)
+	return h, nil
+}
+
+// gatewayOf is the pod network's gateway for a pod CIDR (its first
+// address), known before the network is set up.
+func gatewayOf(podCIDR string) net.IP {
+	p, err := netip.ParsePrefix(podCIDR)
+	if err != nil {
+		return nil
+	}
+	return net.IP(p.Masked().Addr().Next().AsSlice())
+}
+
+// podDNS is what pods' resolv.conf points at: the cluster DNS on the
+// gateway, the node's search domains after the cluster's.
+func podDNS(h *network.Host, domain string) runtime.DNS {
+	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+	var search []string
+	for _, line := range strings.Split(string(hostResolv), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && (f[0] == "search" || f[0] == "domain") {
+			search = append(search, f[1:]...)
+		}
+	}
+	return runtime.DNS{Nameserver: h.Gateway().String(), ClusterDomain: domain, HostSearch: search, HostResolv: string(hostResolv)}
+}
+
+// runNetworkServices runs kube-proxy, the cluster DNS and the service
+// load balancer until ctx ends; ready is called once rules and DNS serve.
+func runNetworkServices(ctx context.Context, h *network.Host, layout datadir.Layout, o cluster.Options, nodeName string, nodeIP net.IP, progress func(string, ...any), ready func()) error {
+	rest, err := clientcmd.BuildConfigFromFlags("", layout.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(rest)
+	if err != nil {
+		return err
+	}
+	pods, _ := netip.ParsePrefix(o.PodCIDR)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	proxyReady, dnsReady := make(chan struct{}), make(chan struct{})
+	go func() {
+		errc <- serviceproxy.Run(ctx, serviceproxy.Config{Kubeconfig: layout.Kubeconfig, NodeName: nodeName, NodeIP: nodeIP,
+			PodCIDR: pods, StateDir: machineStateDir}, func() { close(proxyReady) })
+	}()
+	go func() {
+		errc <- clusterdns.Run(ctx, clusterdns.Config{Client: client, Listen: h.Gateway(), Domain: o.ClusterDomain}, func() { close(dnsReady) })
+	}()
+	go func() {
+		errc <- servicelb.Run(ctx, servicelb.Config{Client: client, NodeIP: nodeIP, Loopback: true})
+	}()
+	running := 3
+	var errs []error
+	stopped := func(err error) {
+		running--
+		errs = append(errs, err)
+		cancel()
+	}
+	for _, ch := range []chan struct{}{proxyReady, dnsReady} {
+		select {
+		case <-ch:
+		case err := <-errc:
+			stopped(err)
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if ctx.Err() == nil {
+		progress("services: kube-proxy (nftables), cluster DNS at %s (%s), load balancers on %s", h.Gateway(), o.ClusterDomain, nodeIP)
+		ready()
+		select {
+		case <-ctx.Done():
+		case err := <-errc:
+			stopped(err)
+		}
+	}
+	cancel()
+	for ; running > 0; running-- {
+		errs = append(errs, <-errc)
+	}
+	return errors.Join(errs...)
+}
+
+// Cleanup removes what a skiff on layout left behind if it crashed: pod
+// processes and mounts, cgroups, its network links, routes and nftables
+// tables. It must run only when no skiff holds the data dir.
+func Cleanup(layout datadir.Layout) error {
+	return errors.Join(
+		node.Cleanup(layout.Root, podsDir(layout)),
+		network.Cleanup(datadir.InstanceID(layout.Root)),
+		serviceproxy.Cleanup(machineStateDir),
+	)
+}
