@@ -2,6 +2,7 @@
 JSON object answers {"prediction": <float>}. Flask from Debian
 (python3-flask); the model comes from train.py."""
 import pickle
+import socket
 
 from flask import Flask, jsonify, request
 
@@ -10,6 +11,13 @@ with open("model.pkl", "rb") as f:
 FEATURES, MODEL = saved["features"], saved["model"]
 
 app = Flask(__name__)
+
+
+@app.after_request
+def served_by(response):
+    # Which replica answered: shows a Service spreading requests.
+    response.headers["X-Served-By"] = socket.gethostname()
+    return response
 
 
 @app.route("/predict", methods=["POST"])

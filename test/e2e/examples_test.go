@@ -33,7 +33,7 @@ func TestExamples(t *testing.T) {
 	ex := "../../examples/"
 	// 003's image means a copy of its folder, trained as the image's build did.
 	modelAPI := t.TempDir()
-	for _, f := range []string{"api.py", "train.py", "deployment.yaml"} {
+	for _, f := range []string{"api.py", "train.py", "deployment.yaml", "service.yaml"} {
 		data, err := os.ReadFile(ex + "003-model-api/" + f)
 		if err != nil {
 			t.Fatal(err)
@@ -88,25 +88,68 @@ func TestExamples(t *testing.T) {
 
 	t.Run("003 model API", func(t *testing.T) {
 		in.mustKubectl("create", "-f", filepath.Join(modelAPI, "deployment.yaml"))
+		in.mustKubectl("apply", "-f", filepath.Join(modelAPI, "service.yaml"))
 		in.mustKubectl("rollout", "status", "deployment/k8-model-api", "--timeout=2m")
-		ip := in.jsonpath("get", "pods", "-l", "app=model-api", "-o", "jsonpath={.items[0].status.podIP}")
-		// The seed's request, from another pod, as its walkthrough does.
+		ips := strings.Fields(in.jsonpath("get", "pods", "-l", "app=model-api", "-o", "jsonpath={.items[*].status.podIP}"))
+		if len(ips) != 2 || ips[0] == ips[1] {
+			t.Fatalf("replicas' pod IPs %q, want two different", ips)
+		}
+		// The seed's request, from another pod, as its walkthrough does,
+		// to each replica's own address, both on port 5000.
 		body := `{"CRIM": 15.02, "ZN": 0.0, "INDUS": 18.1, "CHAS": 0.0, "NOX": 0.614, "RM": 5.3, "AGE": 97.3, "DIS": 2.1, "RAD": 24.0, "TAX": 666.0, "PTRATIO": 20.2, "B": 349.48, "LSTAT": 24.9}`
+		curl := "curl -s -H 'Content-Type: application/json' -X POST -d '" + body + "' "
 		// (Not `run -i --rm`: a command this short can end before kubectl
 		// attaches, and attach shows only what comes after it, as upstream.)
-		query := func(name, data string, header ...string) string {
-			args := append([]string{"run", name, "--image=python:3.6", "--restart=Never", "--command", "--", "curl", "-s"}, header...)
-			in.mustKubectl(append(args, "-X", "POST", "-d", data, ip+":5000/predict")...)
+		inPod := func(name, script string) string {
+			in.mustKubectl("run", name, "--image=python:3.6", "--restart=Never", "--command", "--", "sh", "-c", script)
 			in.waitPhase(t, name, "Succeeded")
 			return in.mustKubectl("logs", name)
 		}
-		if out := query("client", body, "-H", "Content-Type: application/json"); !strings.Contains(out, `{"prediction":31.55`) {
-			t.Errorf("prediction from the model API: %q", out)
+		out := inPod("client", curl+ips[0]+":5000/predict; echo; "+curl+ips[1]+":5000/predict; echo; "+
+			"curl -s -X POST -d '{\"CRIM\": 1}' "+ips[0]+":5000/predict")
+		if n := strings.Count(out, `{"prediction":31.55`); n != 2 {
+			t.Errorf("predictions from the two replicas:\n%s", out)
 		}
-		if bad := query("client2", `{"CRIM": 1}`); !strings.Contains(bad, "missing features: ZN") {
-			t.Errorf("a request missing features: %q", bad)
+		if !strings.Contains(out, "missing features: ZN") {
+			t.Errorf("a request missing features:\n%s", out)
 		}
-		in.mustKubectl("delete", "deployment", "k8-model-api")
+
+		// Through the Service, by its cluster DNS name: both replicas
+		// answer within 100 requests.
+		spread := inPod("spread", "getent hosts k8-model-api.default.svc.cluster.local; for i in $(seq 100); do "+
+			"curl -s -o /dev/null -D - -X POST -d '"+body+"' -H 'Content-Type: application/json' http://k8-model-api.default.svc.cluster.local/predict; "+
+			"done | grep -i '^x-served-by' | sort | uniq -c")
+		clusterIP := in.jsonpath("get", "service", "k8-model-api", "-o", "jsonpath={.spec.clusterIP}")
+		if !strings.Contains(spread, clusterIP+" ") {
+			t.Errorf("k8-model-api.default.svc.cluster.local did not resolve to %s:\n%s", clusterIP, spread)
+		}
+		if n := strings.Count(spread, "k8-model-api-"); n != 2 {
+			t.Errorf("replicas answering through the Service, want both:\n%s", spread)
+		}
+
+		// From the host: the LoadBalancer on the node's address and on
+		// localhost.
+		lb := in.jsonpath("get", "service", "k8-model-api-public", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+		if lb == "" {
+			t.Fatal("the LoadBalancer Service got no address")
+		}
+		for _, addr := range []string{lb + ":5080", "127.0.0.1:5080"} {
+			if got, err := predict(addr, body); err != nil || !strings.Contains(got, `"prediction":31.55`) {
+				t.Errorf("prediction from the host via %s: %q %v", addr, got, err)
+			}
+		}
+
+		// A rolling update under a steady stream of requests through the
+		// Service loses none.
+		stream := startRequests(clusterIP+":80", body)
+		in.mustKubectl("rollout", "restart", "deployment/k8-model-api")
+		in.mustKubectl("rollout", "status", "deployment/k8-model-api", "--timeout=3m")
+		time.Sleep(2 * time.Second) // the old pods' last moments
+		sent, failures := stream.stop()
+		if sent < 50 || len(failures) > 0 {
+			t.Errorf("during the rollout: %d requests, %d failed: %v", sent, len(failures), failures[:min(len(failures), 5)])
+		}
+		in.mustKubectl("delete", "-f", filepath.Join(modelAPI, "service.yaml"), "-f", filepath.Join(modelAPI, "deployment.yaml"))
 	})
 
 	t.Run("004 team namespace", func(t *testing.T) {
