@@ -14,11 +14,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +44,7 @@ func run() error {
 	serve := flag.String("serve", "", "serve HTTP on this address (the pod's mode)")
 	kubeconfig := flag.String("kubeconfig", os.Getenv("HOME")+"/.skiff/kubeconfig", "kubeconfig of the cluster")
 	requests := flag.Int("requests", 2000, "sequential requests per round, for latency")
-	rounds := flag.Int("rounds", 3, "rounds per path, alternating (more, with new connections, wraps the client's ephemeral ports: see docs/benchmarks.md)")
+	rounds := flag.Int("rounds", 5, "rounds per path, alternating")
 	workers := flag.Int("workers", 4, "concurrent clients, for throughput")
 	window := flag.Duration("window", 2*time.Second, "throughput window per round")
 	namespace := flag.String("namespace", "servicepath-bench", "namespace to create (and delete)")
@@ -63,13 +65,14 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
-	podIP, clusterIP, cleanup, err := deploy(ctx, client, *namespace)
+	direct, viaService := freshPorts()
+	podIP, clusterIP, cleanup, err := deploy(ctx, client, *namespace, direct, viaService)
 	defer cleanup()
 	if err != nil {
 		return err
 	}
 	targets := []struct{ name, addr string }{
-		{"pod IP", net.JoinHostPort(podIP, "8080")},
+		{"pod IP", net.JoinHostPort(podIP, strconv.Itoa(int(direct)))},
 		{"ClusterIP", net.JoinHostPort(clusterIP, "80")},
 	}
 	lat := make([][]time.Duration, len(targets))
@@ -106,10 +109,12 @@ func run() error {
 }
 
 // serveAll answers on every address. The pod IP path and the Service
-// use different ports of the one server: otherwise a direct connection's
-// conntrack entry (kept 2 minutes after close) and a NATed one from the
-// same client port would share a reply tuple, and the kernel drops the
-// second's SYN, which no real client pattern does.
+// use different ports of the one server, both new in each run: a
+// connection's conntrack entry stays 2 minutes after close, and a NATed
+// connection whose reply tuple (pod IP, port, client port) matches an
+// entry of another path (a direct connection, or an earlier run's
+// Service) has its SYN dropped by the kernel, which a benchmark that
+// reuses one backend for two paths would otherwise measure.
 func serveAll(addrs []string) error {
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	errc := make(chan error, len(addrs))
@@ -117,6 +122,12 @@ func serveAll(addrs []string) error {
 		go func() { errc <- http.ListenAndServe(a, h) }()
 	}
 	return <-errc
+}
+
+// freshPorts picks the server's two ports for this run.
+func freshPorts() (direct, viaService int32) {
+	base := 10000 + 2*rand.Int32N(20000)
+	return base, base + 1
 }
 
 var client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -173,7 +184,7 @@ func throughput(addr string, workers int, window time.Duration) (float64, error)
 
 // deploy runs this binary as a server pod behind a ClusterIP Service and
 // waits until the Service has the pod as its endpoint.
-func deploy(ctx context.Context, c kubernetes.Interface, ns string) (podIP, clusterIP string, cleanup func(), err error) {
+func deploy(ctx context.Context, c kubernetes.Interface, ns string, direct, viaService int32) (podIP, clusterIP string, cleanup func(), err error) {
 	cleanup = func() {}
 	self, err := os.Executable()
 	if err != nil {
@@ -189,17 +200,17 @@ func deploy(ctx context.Context, c kubernetes.Interface, ns string) (podIP, clus
 		ObjectMeta: metav1.ObjectMeta{Name: "server", Labels: labels},
 		Spec: corev1.PodSpec{
 			Containers: []corev1.Container{{
-				Name: "server", Image: "servicepath", Command: []string{"/bench/" + filepath.Base(self), "-serve", ":8080,:8081"},
-				Ports:          []corev1.ContainerPort{{ContainerPort: 8080}},
+				Name: "server", Image: "servicepath", Command: []string{"/bench/" + filepath.Base(self), "-serve", fmt.Sprintf(":%d,:%d", direct, viaService)},
+				Ports:          []corev1.ContainerPort{{ContainerPort: direct}, {ContainerPort: viaService}},
 				VolumeMounts:   []corev1.VolumeMount{{Name: "bin", MountPath: "/bench", ReadOnly: true}},
-				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(direct)}}, PeriodSeconds: 1},
 			}},
 			Volumes: []corev1.Volume{{Name: "bin", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}}}},
 		},
 	}
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "server"},
-		Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8081)}}},
+		Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(viaService)}}},
 	}
 	// The default ServiceAccount must exist before a pod is admitted.
 	for deadline := time.Now().Add(30 * time.Second); ; {
@@ -223,7 +234,7 @@ func deploy(ctx context.Context, c kubernetes.Interface, ns string) (podIP, clus
 			continue
 		}
 		podIP = p.Status.PodIP
-		if get(net.JoinHostPort(clusterIP, "80")) == nil && get(net.JoinHostPort(podIP, "8080")) == nil {
+		if get(net.JoinHostPort(clusterIP, "80")) == nil && get(net.JoinHostPort(podIP, strconv.Itoa(int(direct)))) == nil {
 			return podIP, clusterIP, cleanup, nil
 		}
 	}
