@@ -20,7 +20,7 @@ import (
 
 // testHost sets up a host network on fresh, unused ranges and removes it
 // when the test ends.
-func testHost(t *testing.T) *Host {
+func testHost(t testing.TB) *Host {
 	t.Helper()
 	if ok, why := sandbox.Available(); !ok {
 		t.Skipf("namespaces unavailable: %s", why)

@@ -28,9 +28,6 @@ const (
 	chainPrerouting  = "hostports-prerouting"
 	chainOutput      = "hostports-output"
 	chainHostPorts   = "hostports"
-	chainFilterOut   = "filter-output"
-	chainFilterFwd   = "filter-forward"
-	setPodIPs        = "pod-ips"
 	nftTimeout       = 10 * time.Second
 	nftMinimumNotice = "skiff needs the nft tool (Debian package nftables) for pod networking"
 )
@@ -57,7 +54,7 @@ func checkNFT() error {
 	return nil
 }
 
-func newRules(instanceID, bridge string, podCIDR netip.Prefix, gw netip.Addr) (*rules, error) {
+func newRules(instanceID, bridge string, podCIDR netip.Prefix) (*rules, error) {
 	nft, err := knftables.New(knftables.IPv4Family, TableName(instanceID))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", nftMinimumNotice, err)
@@ -65,27 +62,19 @@ func newRules(instanceID, bridge string, podCIDR netip.Prefix, gw netip.Addr) (*
 	r := &rules{nft: nft}
 	cidr := podCIDR.Masked().String()
 	tx := nft.NewTransaction()
-	tx.Add(&knftables.Table{Comment: knftables.PtrTo("skiff: pod NAT, host ports, unused pod addresses")})
-	tx.Add(&knftables.Set{Name: setPodIPs, Type: "ipv4_addr", Comment: knftables.PtrTo("addresses of running pods")})
+	tx.Add(&knftables.Table{Comment: knftables.PtrTo("skiff: pod NAT and host ports")})
 	base := func(name string, t knftables.BaseChainType, hook knftables.BaseChainHook, prio knftables.BaseChainPriority) {
 		tx.Add(&knftables.Chain{Name: name, Type: &t, Hook: &hook, Priority: &prio})
 	}
 	base(chainMasquerade, knftables.NATType, knftables.PostroutingHook, knftables.SNATPriority)
 	base(chainPrerouting, knftables.NATType, knftables.PreroutingHook, knftables.DNATPriority)
 	base(chainOutput, knftables.NATType, knftables.OutputHook, knftables.DNATPriority)
-	base(chainFilterOut, knftables.FilterType, knftables.OutputHook, knftables.FilterPriority)
-	base(chainFilterFwd, knftables.FilterType, knftables.ForwardHook, knftables.FilterPriority)
 	tx.Add(&knftables.Chain{Name: chainHostPorts})
 	// Pods reach the outside under the node's address.
 	tx.Add(&knftables.Rule{Chain: chainMasquerade, Rule: knftables.Concat("ip saddr", cidr, "ip daddr !=", cidr, "oifname !=", bridge, "masquerade")})
 	// Host ports: traffic to the node's own (non-loopback) addresses.
 	for _, c := range []string{chainPrerouting, chainOutput} {
 		tx.Add(&knftables.Rule{Chain: c, Rule: "fib daddr type local ip daddr != 127.0.0.0/8 jump " + chainHostPorts})
-	}
-	// An address of the pod CIDR that no pod holds is refused here, at
-	// once, rather than left to time out.
-	for _, c := range []string{chainFilterOut, chainFilterFwd} {
-		tx.Add(&knftables.Rule{Chain: c, Rule: knftables.Concat("ip daddr", cidr, "ip daddr !=", gw, "ip daddr != @"+setPodIPs, "reject with icmp type host-unreachable")})
 	}
 	if err := r.run(tx); err != nil {
 		return nil, fmt.Errorf("creating nftables table %s: %w", TableName(instanceID), err)
@@ -97,18 +86,6 @@ func (r *rules) run(tx *knftables.Transaction) error {
 	ctx, cancel := context.WithTimeout(context.Background(), nftTimeout)
 	defer cancel()
 	return r.nft.Run(ctx, tx)
-}
-
-func (r *rules) addPodIP(a netip.Addr) error {
-	tx := r.nft.NewTransaction()
-	tx.Add(&knftables.Element{Set: setPodIPs, Key: []string{a.String()}})
-	return r.run(tx)
-}
-
-func (r *rules) removePodIP(a netip.Addr) error {
-	tx := r.nft.NewTransaction()
-	tx.Delete(&knftables.Element{Set: setPodIPs, Key: []string{a.String()}})
-	return r.run(tx)
 }
 
 // setHostPorts rewrites the host port chain to hold exactly ports.
