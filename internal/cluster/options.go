@@ -24,7 +24,7 @@ type Options struct {
 	ServiceCIDR      string
 	PodCIDR          string
 	ClusterDomain    string
-	PodNetwork       bool // pods get their own network; false: the host's
+	PodNetwork       bool   // pods get their own network; false: the host's
 	NodeName         string // empty: this machine's hostname
 	KubeletPort      int
 	WriteKubeconfig  bool

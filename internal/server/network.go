@@ -19,8 +19,8 @@ import (
 	"github.com/skiff-dev/skiff/internal/node/network"
 	"github.com/skiff-dev/skiff/internal/node/runtime"
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
-	"github.com/skiff-dev/skiff/internal/serviceproxy"
 	"github.com/skiff-dev/skiff/internal/servicelb"
+	"github.com/skiff-dev/skiff/internal/serviceproxy"
 )
 
 // machineStateDir holds what is one per machine, not per data dir: the

@@ -206,5 +206,4 @@ func closeWrite(c net.Conn) {
 
 func (r *relay) close() { _ = r.l.Close() }
 
-
 func ptr[T any](v T) *T { return &v }
