@@ -1,10 +1,9 @@
-// Package network gives each pod of the skiff node its own network
-// namespace and an address from the pod CIDR, on a bridge that skiff owns
-// ("skiff0"), through a veth pair per pod, as a CNI bridge plugin does.
-//
-// Status: the building blocks (address management, the bridge, a pod's
-// veth and addresses) are here and tested; the node does not use them yet
-// (issue 4 goes on with NAT, Services, DNS and wiring).
+// Package network is the node side of pod networking: each pod's network
+// namespace gets an address from the pod CIDR and a veth pair to a bridge
+// skiff owns (one per instance), as the CNI bridge plugin does; skiff's
+// nftables table masquerades pods' traffic to the outside and forwards
+// host ports. Everything it makes is named as skiff's and found again
+// after a crash.
 package network
 
 import (
