@@ -28,9 +28,22 @@ import (
 // with a reboot, as the table does.
 const machineStateDir = "/run/skiff"
 
+// podNetwork is the node's side of pod networking and its hold on the
+// machine's kube-proxy table.
+type podNetwork struct {
+	*network.Host
+	claim *serviceproxy.TableClaim
+}
+
+// close removes the network and gives up the claim (if the service proxy
+// never ran to release it).
+func (n *podNetwork) close() error {
+	return errors.Join(n.Host.Close(), n.claim.Release())
+}
+
 // setupNetwork prepares the node's side of pod networking, or returns
 // nil (after a warning) where pods must share the host's network.
-func setupNetwork(layout datadir.Layout, o cluster.Options, progress func(string, ...any)) (*network.Host, error) {
+func setupNetwork(layout datadir.Layout, o cluster.Options, progress func(string, ...any)) (*podNetwork, error) {
 	if !o.PodNetwork {
 		progress("pod network off (--pod-network=false): pods share the host's network, and Services and cluster DNS are not served")
 		return nil, nil
@@ -43,14 +56,20 @@ func setupNetwork(layout datadir.Layout, o cluster.Options, progress func(string
 		progress("warning: %s, so pods share the host's network: no pod IPs, Services or cluster DNS", why)
 		return nil, nil
 	}
+	// Refused first, before anything changes, if another skiff has it.
+	claim, err := serviceproxy.ClaimTable(machineStateDir)
+	if err != nil {
+		return nil, err
+	}
 	pods, _ := netip.ParsePrefix(o.PodCIDR) // validated
 	services, _ := netip.ParsePrefix(o.ServiceCIDR)
 	h, err := network.Setup(network.Config{InstanceID: datadir.InstanceID(layout.Root), PodCIDR: pods, ServiceCIDR: services})
 	if err != nil {
+		_ = claim.Release()
 		return nil, fmt.Errorf("pod network: %w", err)
 	}
 	progress("pod network %s on bridge %s (gateway %s), services %s", pods, h.Bridge(), h.Gateway(), services)
-	return h, nil
+	return &podNetwork{Host: h, claim: claim}, nil
 }
 
 // gatewayOf is the pod network's gateway for a pod CIDR (its first
@@ -65,7 +84,7 @@ func gatewayOf(podCIDR string) net.IP {
 
 // podDNS is what pods' resolv.conf points at: the cluster DNS on the
 // gateway, the node's search domains after the cluster's.
-func podDNS(h *network.Host, domain string) runtime.DNS {
+func podDNS(h *podNetwork, domain string) runtime.DNS {
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	var search []string
 	for _, line := range strings.Split(string(hostResolv), "\n") {
@@ -78,7 +97,7 @@ func podDNS(h *network.Host, domain string) runtime.DNS {
 
 // runNetworkServices runs kube-proxy, the cluster DNS and the service
 // load balancer until ctx ends; ready is called once rules and DNS serve.
-func runNetworkServices(ctx context.Context, h *network.Host, layout datadir.Layout, o cluster.Options, nodeName string, nodeIP net.IP, progress func(string, ...any), ready func()) error {
+func runNetworkServices(ctx context.Context, h *podNetwork, layout datadir.Layout, o cluster.Options, nodeName string, nodeIP net.IP, progress func(string, ...any), ready func()) error {
 	rest, err := clientcmd.BuildConfigFromFlags("", layout.Kubeconfig)
 	if err != nil {
 		return err
@@ -94,7 +113,7 @@ func runNetworkServices(ctx context.Context, h *network.Host, layout datadir.Lay
 	proxyReady, dnsReady := make(chan struct{}), make(chan struct{})
 	go func() {
 		errc <- serviceproxy.Run(ctx, serviceproxy.Config{Kubeconfig: layout.Kubeconfig, NodeName: nodeName, NodeIP: nodeIP,
-			PodCIDR: pods, StateDir: machineStateDir}, func() { close(proxyReady) })
+			PodCIDR: pods, Claim: h.claim}, func() { close(proxyReady) })
 	}()
 	go func() {
 		errc <- clusterdns.Run(ctx, clusterdns.Config{Client: client, Listen: h.Gateway(), Domain: o.ClusterDomain}, func() { close(dnsReady) })

@@ -17,7 +17,6 @@ import (
 	"github.com/skiff-dev/skiff/internal/node"
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/images"
-	"github.com/skiff-dev/skiff/internal/node/network"
 	"github.com/skiff-dev/skiff/internal/node/runtime"
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
@@ -81,7 +80,7 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 	apiAdvertise, alsoListen := advertise, []net.IP(nil)
 	if netHost != nil {
 		defer func() {
-			if err := netHost.Close(); err != nil {
+			if err := netHost.close(); err != nil {
 				progress("warning: removing the pod network: %v", err)
 			}
 		}()
@@ -198,7 +197,7 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 	return runErr
 }
 
-func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string, ip net.IP, port int, netHost *network.Host, dns runtime.DNS, progress func(string, ...any), ready func()) error {
+func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string, ip net.IP, port int, netHost *podNetwork, dns runtime.DNS, progress func(string, ...any), ready func()) error {
 	if err := node.EnsureRBAC(ctx, layout.Kubeconfig, name); err != nil {
 		return fmt.Errorf("node permissions: %w", err)
 	}
@@ -227,7 +226,7 @@ func runNode(ctx context.Context, layout datadir.Layout, kubeconfig, name string
 		Progress:   progress,
 	}
 	if netHost != nil {
-		cfg.Network = netHost
+		cfg.Network = netHost.Host
 	}
 	n, err := node.New(cfg)
 	if err != nil {

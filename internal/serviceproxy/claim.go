@@ -18,17 +18,19 @@ var ErrBusy = errors.New("another skiff runs the service proxy on this machine")
 // kubeProxyTable is upstream's fixed table name (family ip).
 const kubeProxyTable = "kube-proxy"
 
-// tableClaim is skiff's hold on the kube-proxy table: a lock while it
+// TableClaim is skiff's hold on the kube-proxy table: a lock while it
 // runs (one service proxy per machine: the table name is fixed), and a
 // marker that survives a crash, so the next skiff knows the table it
 // finds is skiff's to remove, and never removes one a real kube-proxy made.
-type tableClaim struct {
+type TableClaim struct {
 	lock   *os.File
 	marker string
 	done   bool
 }
 
-func claimTable(stateDir string) (*tableClaim, error) {
+// ClaimTable takes this machine's kube-proxy table for the skiff whose
+// machine-wide state is in stateDir.
+func ClaimTable(stateDir string) (*TableClaim, error) {
 	if err := os.MkdirAll(stateDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -42,25 +44,25 @@ func claimTable(stateDir string) (*tableClaim, error) {
 		holder, _ := os.ReadFile(lockPath)
 		return nil, fmt.Errorf("%w (%s), and its nftables table is one per machine: stop it first (skiff down --data-dir ...), or start this one with --pod-network=false", ErrBusy, holder)
 	}
-	c := &tableClaim{lock: f, marker: filepath.Join(stateDir, "kube-proxy.owned")}
+	c := &TableClaim{lock: f, marker: filepath.Join(stateDir, "kube-proxy.owned")}
 	exists, err := tableExists()
 	if err != nil {
-		c.release()
+		c.Release()
 		return nil, err
 	}
 	if exists {
 		if _, err := os.Stat(c.marker); err != nil {
-			c.release()
+			c.Release()
 			return nil, fmt.Errorf("nftables table \"ip %s\" exists and skiff did not create it (is a kube-proxy running on this machine?); skiff leaves it alone and cannot run its own service proxy beside it", kubeProxyTable)
 		}
 		// A crashed skiff's: clear it before upstream programs it anew.
 		if err := deleteKubeProxyTable(); err != nil {
-			c.release()
+			c.Release()
 			return nil, err
 		}
 	}
 	if err := os.WriteFile(c.marker, nil, 0o644); err != nil {
-		c.release()
+		c.Release()
 		return nil, err
 	}
 	_ = f.Truncate(0)
@@ -68,8 +70,9 @@ func claimTable(stateDir string) (*tableClaim, error) {
 	return c, nil
 }
 
-// release removes the marker (once the table is gone) and the lock.
-func (c *tableClaim) release() error {
+// Release removes the marker (once the table is gone) and the lock; Run
+// calls it, or the owner of a claim Run never got.
+func (c *TableClaim) Release() error {
 	if c.done {
 		return nil
 	}
@@ -125,12 +128,12 @@ func deleteKubeProxyTable() error {
 // Cleanup removes what a crashed skiff's service proxy left: the table,
 // if skiff's marker says it is skiff's and no skiff holds the lock.
 func Cleanup(stateDir string) error {
-	c, err := claimTable(stateDir)
+	c, err := ClaimTable(stateDir)
 	if errors.Is(err, ErrBusy) {
 		return nil // the table is the running skiff's
 	}
 	if err != nil {
 		return err
 	}
-	return errors.Join(deleteKubeProxyTable(), c.release())
+	return errors.Join(deleteKubeProxyTable(), c.Release())
 }

@@ -26,11 +26,11 @@ func needsFreeTable(t *testing.T) {
 func TestClaimIsExclusiveAndRemovesOnlySkiffsTable(t *testing.T) {
 	needsFreeTable(t)
 	dir := t.TempDir()
-	c, err := claimTable(dir)
+	c, err := ClaimTable(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := claimTable(dir); !errors.Is(err, ErrBusy) {
+	if _, err := ClaimTable(dir); !errors.Is(err, ErrBusy) {
 		t.Errorf("second claim: %v, want ErrBusy", err)
 	}
 	if err := Cleanup(dir); err != nil {
@@ -43,21 +43,21 @@ func TestClaimIsExclusiveAndRemovesOnlySkiffsTable(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = deleteKubeProxyTable() })
 	_ = c.lock.Close() // as if the process died: the kernel frees the lock
-	c, err = claimTable(dir)
+	c, err = ClaimTable(dir)
 	if err != nil {
 		t.Fatalf("claim after a crash: %v", err)
 	}
 	if exists, _ := tableExists(); exists {
 		t.Error("the crashed skiff's table was not removed")
 	}
-	if err := c.release(); err != nil {
+	if err := c.Release(); err != nil {
 		t.Fatal(err)
 	}
 	// A table nobody marked is someone else's: refused, left alone.
 	if out, err := exec.Command("nft", "add", "table", "ip", kubeProxyTable).CombinedOutput(); err != nil {
 		t.Fatalf("nft: %v %s", err, out)
 	}
-	if _, err := claimTable(dir); err == nil || !strings.Contains(err.Error(), "skiff did not create it") {
+	if _, err := ClaimTable(dir); err == nil || !strings.Contains(err.Error(), "skiff did not create it") {
 		t.Errorf("claim over a foreign table: %v", err)
 	}
 	if exists, _ := tableExists(); !exists {

@@ -39,9 +39,9 @@ type Config struct {
 	NodeName   string
 	NodeIP     net.IP
 	PodCIDR    netip.Prefix
-	// StateDir holds the lock and marker that make the proxy's table
-	// (fixed upstream as "ip kube-proxy") skiff's own; see claimTable.
-	StateDir string
+	// Claim is this skiff's hold on the table (see ClaimTable); Run
+	// releases it.
+	Claim *TableClaim
 }
 
 // resync is how often informers replay everything, and the longest time
@@ -52,14 +52,11 @@ const resync = 15 * time.Minute
 // reach the kernel within it.
 const minSync = 100 * time.Millisecond
 
-// Run claims the nftables table, programs it until ctx ends, then removes
-// it. ready is called once the first full sync is queued.
+// Run programs the claimed nftables table until ctx ends, then removes
+// it and releases the claim. ready is called once the proxy runs.
 func Run(ctx context.Context, cfg Config, ready func()) error {
-	claim, err := claimTable(cfg.StateDir)
-	if err != nil {
-		return err
-	}
-	defer claim.release()
+	claim := cfg.Claim
+	defer claim.Release()
 
 	rest, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
 	if err != nil {
@@ -137,7 +134,7 @@ func Run(ctx context.Context, cfg Config, ready func()) error {
 	for _, f := range []informers.SharedInformerFactory{svcInformers, sliceInformers, allInformers} {
 		f.Shutdown()
 	}
-	return errors.Join(deleteKubeProxyTable(), claim.release())
+	return errors.Join(deleteKubeProxyTable(), claim.Release())
 }
 
 func ptr[T any](v T) *T { return &v }

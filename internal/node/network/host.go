@@ -141,7 +141,7 @@ func checkRoutesFree(p netip.Prefix, flag string) error {
 		}
 		hint := ""
 		if strings.HasPrefix(name, linkPrefix+"br") {
-			hint = " (another skiff's bridge: give each running skiff its own range)"
+			hint = " (another skiff's bridge: stop it, or start this one with --pod-network=false)"
 		}
 		return fmt.Errorf("%s %s overlaps the route to %s on %s%s; choose a free range with %s", flag, p, rp, name, hint, flag)
 	}
