@@ -64,6 +64,16 @@ func TestRefusals(t *testing.T) {
 		expectFailure(t, in, []string{"up", "--api-port", strconv.Itoa(freePort(t, 1)), "--etcd-port", strconv.Itoa(freePort(t, 2)),
 			"--kubelet-port", strconv.Itoa(freePort(t, 1))}, "data dir is in use")
 	})
+	t.Run("second networked skiff on the machine", func(t *testing.T) {
+		other := newInstance(t)
+		expectFailure(t, other, other.upArgs("--write-kubeconfig=false"), "another skiff runs the service proxy", "--pod-network=false")
+		other.assertNoNetworkLeft(t)
+		// Without a pod network it runs beside the first.
+		other.up("--write-kubeconfig=false", "--pod-network=false")
+		other.mustKubectl("run", "hostnet", "--image=python:3.6", "--restart=Never", "--", "true")
+		other.waitPhase(t, "hostnet", "Succeeded")
+		other.down()
+	})
 	in.down()
 
 	t.Run("certificate does not match its key", func(t *testing.T) {

@@ -92,9 +92,11 @@ func TestPodNetwork(t *testing.T) {
 	in.mustKubectl("rollout", "status", "statefulset/echo", "--timeout=2m")
 	in.mustKubectl("wait", "--for=condition=Ready", "pod/hostport", "--timeout=1m")
 	nodeIP := in.jsonpath("get", "nodes", "-o", `jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}`)
+	nodePort := in.jsonpath("get", "service", "echo-np", "-o", "jsonpath={.spec.ports[0].nodePort}")
 
 	// From a pod: headless records, a StatefulSet pod's own name,
-	// session affinity, and the API through the kubernetes Service.
+	// session affinity, the API through the kubernetes Service, and the
+	// node's address.
 	script := strings.Join([]string{
 		"getent hosts echo-pods.default.svc.cluster.local | sort",
 		"echo echo-0: $(getent hosts echo-0.echo-pods | cut -d' ' -f1)",
@@ -102,6 +104,7 @@ func TestPodNetwork(t *testing.T) {
 		"curl -s -o /dev/null -w 'api %{http_code}\\n' --cacert /var/run/secrets/kubernetes.io/serviceaccount/ca.crt " +
 			"-H \"Authorization: Bearer $(cat /var/run/secrets/kubernetes.io/serviceaccount/token)\" https://kubernetes.default.svc/version",
 		"echo self: $(curl -s http://echo-sticky/)",
+		"echo node: $(curl -s http://" + nodeIP + ":" + nodePort + "/)",
 	}, "; ")
 	in.mustKubectl("run", "probe", "--image=python:3.6", "--restart=Never", "--command", "--", "sh", "-c", script)
 	in.waitPhase(t, "probe", "Succeeded")
@@ -109,7 +112,7 @@ func TestPodNetwork(t *testing.T) {
 	t.Logf("from a pod:\n%s", out)
 	ips := strings.Fields(in.jsonpath("get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[*].status.podIP}"))
 	echo0 := in.jsonpath("get", "pod", "echo-0", "-o", "jsonpath={.status.podIP}")
-	for _, want := range append(ips, "echo-0: "+echo0, "api 200") {
+	for _, want := range append(ips, "echo-0: "+echo0, "api 200", "node: echo-") {
 		if !strings.Contains(out, want) {
 			t.Errorf("probe pod output lacks %q:\n%s", want, out)
 		}
@@ -133,7 +136,6 @@ func TestPodNetwork(t *testing.T) {
 
 	// From the host: ClusterIP, NodePort on the node's address and
 	// localhost, the host port.
-	nodePort := in.jsonpath("get", "service", "echo-np", "-o", "jsonpath={.spec.ports[0].nodePort}")
 	for _, url := range []string{"http://" + sticky + "/", "http://" + nodeIP + ":" + nodePort + "/", "http://127.0.0.1:" + nodePort + "/", "http://" + nodeIP + ":18431/"} {
 		resp, err := httpClient.Get(url)
 		if err != nil {
@@ -157,11 +159,22 @@ func TestPodNetwork(t *testing.T) {
 	// and down.
 	in.down()
 	in.assertNoNetworkLeft(t)
+	assertNoKubeProxyTable(t)
 	in.up("--write-kubeconfig=false")
 	in.waitJSONPath(t, 2*time.Minute, "2", "get", "statefulset", "echo", "-o", "jsonpath={.status.readyReplicas}")
 	in.forceKill()
 	in.down()
 	in.assertNoNetworkLeft(t)
+	assertNoKubeProxyTable(t)
+}
+
+// assertNoKubeProxyTable checks that kube-proxy's (machine-wide) table is
+// gone with the skiff that ran it.
+func assertNoKubeProxyTable(t *testing.T) {
+	t.Helper()
+	if tables, _ := exec.Command("nft", "list", "tables").Output(); strings.Contains(string(tables), "ip kube-proxy\n") {
+		t.Errorf("nftables table kube-proxy left:\n%s", tables)
+	}
 }
 
 // forceKill kills skiff as a crash would.
@@ -194,10 +207,8 @@ func (in *instance) assertNoNetworkLeft(t *testing.T) {
 		t.Errorf("bridge %s or links on it left:\n%s", bridge, links)
 	}
 	tables, _ := exec.Command("nft", "list", "tables").Output()
-	for _, name := range []string{"ip " + network.TableName(id) + "\n", "ip kube-proxy\n"} {
-		if strings.Contains(string(tables), name) {
-			t.Errorf("nftables table %q left:\n%s", name, tables)
-		}
+	if name := "ip " + network.TableName(id) + "\n"; strings.Contains(string(tables), name) {
+		t.Errorf("nftables table %q left:\n%s", name, tables)
 	}
 	routes, _ := exec.Command("ip", "route").Output()
 	if strings.Contains(string(routes), bridge) {
