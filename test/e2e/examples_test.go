@@ -133,9 +133,10 @@ func TestExamples(t *testing.T) {
 		if lb == "" {
 			t.Fatal("the LoadBalancer Service got no address")
 		}
-		for _, addr := range []string{lb + ":5080", "127.0.0.1:5080"} {
-			if got, err := predict(addr, body); err != nil || !strings.Contains(got, `"prediction":31.55`) {
-				t.Errorf("prediction from the host via %s: %q %v", addr, got, err)
+		for _, addr := range []string{lb + ":5080", "localhost:5080"} {
+			got, err := exec.Command("curl", "-s", "-m", "5", "-H", "Content-Type: application/json", "-X", "POST", "-d", body, addr+"/predict").CombinedOutput()
+			if err != nil || !strings.Contains(string(got), `"prediction":31.55`) {
+				t.Errorf("curl from the host to %s: %q %v", addr, got, err)
 			}
 		}
 
@@ -146,6 +147,7 @@ func TestExamples(t *testing.T) {
 		in.mustKubectl("rollout", "status", "deployment/k8-model-api", "--timeout=3m")
 		time.Sleep(2 * time.Second) // the old pods' last moments
 		sent, failures := stream.stop()
+		t.Logf("rolling update: %d requests through the Service, %d failed", sent, len(failures))
 		if sent < 50 || len(failures) > 0 {
 			t.Errorf("during the rollout: %d requests, %d failed: %v", sent, len(failures), failures[:min(len(failures), 5)])
 		}
