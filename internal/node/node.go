@@ -170,7 +170,7 @@ func New(cfg Config) (*Node, error) {
 			vols := &volumes{client: client, configMaps: pc.ConfigMaps, secrets: pc.Secrets, memoryRoot: memoryRoot,
 				allocatable: spec.Status.Allocatable}
 			rt.SetVolumePreparer(vols.prepare)
-			return &provider{rt: rt, pods: pc.Pods, allocatable: spec.Status.Allocatable}, nil, nil
+			return &provider{rt: rt, pods: pc.Pods, allocatable: spec.Status.Allocatable, stats: newStats(cfg.Name, rt.Usage)}, nil, nil
 		},
 		nodeutil.WithClient(client),
 		func(c *nodeutil.NodeConfig) error {

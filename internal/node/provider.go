@@ -23,6 +23,7 @@ type provider struct {
 	rt          *runtime.Runtime
 	pods        corelisters.PodLister
 	allocatable corev1.ResourceList
+	stats       *stats
 }
 
 func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
@@ -160,11 +161,12 @@ func (p *provider) PortForward(ctx context.Context, namespace, pod string, port 
 	return nil
 }
 
-// GetStatsSummary and GetMetricsResource belong to the metrics issue.
+// GetStatsSummary answers the kubelet's /stats/summary.
 func (p *provider) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, error) {
-	return nil, errdefs.InvalidInput("stats are not implemented by the skiff node yet")
+	return p.stats.summary()
 }
 
+// GetMetricsResource answers the kubelet's /metrics/resource.
 func (p *provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
-	return nil, errdefs.InvalidInput("resource metrics are not implemented by the skiff node yet")
+	return p.stats.resourceMetrics()
 }

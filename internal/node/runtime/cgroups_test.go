@@ -62,3 +62,36 @@ func cgroupRuntime(t *testing.T) *Runtime {
 	})
 	return rt
 }
+
+func TestUsageCountsCPUAndMemory(t *testing.T) {
+	rt := cgroupRuntime(t)
+	// Burns CPU and holds 64 MiB (touched) until killed.
+	script := "b = bytearray(64 << 20)\nwhile True: pass"
+	pod := newPod("burn").container("main", "python3", "-c", script).restart(corev1.RestartPolicyAlways).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "burn", "Running", phase(corev1.PodRunning))
+	first := usageOf(t, rt, "burn")
+	time.Sleep(time.Second)
+	second := usageOf(t, rt, "burn")
+	cores := float64(second.CPUNanos-first.CPUNanos) / 1e9
+	// One busy thread: about a core, whatever else the machine does.
+	if cores < 0.5 || cores > 1.3 {
+		t.Errorf("a busy loop used %.2f cores over a second", cores)
+	}
+	if second.WorkingSetBytes < 64<<20 || second.WorkingSetBytes > 256<<20 {
+		t.Errorf("working set %d bytes, want a little over 64 MiB", second.WorkingSetBytes)
+	}
+}
+
+func usageOf(t *testing.T, rt *Runtime, pod string) cgroups.Usage {
+	t.Helper()
+	for _, pu := range rt.Usage() {
+		if pu.Name == pod && len(pu.Containers) == 1 {
+			return pu.Containers[0].Usage
+		}
+	}
+	t.Fatalf("no usage for pod %s", pod)
+	return cgroups.Usage{}
+}

@@ -41,6 +41,7 @@ type instance struct {
 	logFile    *os.File
 	console    *console
 	user       *sandbox.User // who it runs as; nil: as skiff
+	started    time.Time
 	done       chan struct{}
 	code       int
 	oomKilled  bool
@@ -194,7 +195,7 @@ func (pr *podRun) start(c *corev1.Container, restarts int) (*instance, error) {
 		return fail(fmt.Errorf("recording container %q: %w", c.Name, err))
 	}
 	inst := &instance{cmd: cmd, logPath: logPath, logs: []*logWriter{stdout, stderr}, logFile: f, done: make(chan struct{}),
-		env: envList, dir: dir, group: group, spec: c, console: con, user: id}
+		env: envList, dir: dir, group: group, spec: c, console: con, user: id, started: pr.rt.now()}
 	if report != nil {
 		inst.sandboxDir = base + ".sandbox"
 	}
