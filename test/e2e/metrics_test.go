@@ -1,0 +1,65 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNodeStats reads the kubelet summary and resource metrics of a pod
+// burning one core, through the API server's node proxy, as
+// metrics-server and `kubectl get --raw` do.
+func TestNodeStats(t *testing.T) {
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false")
+	in.mustKubectl("run", "burn", "--image=python:3.6", "--command", "--", "python3", "-c", "while True: pass")
+	in.waitPhase(t, "burn", "Running")
+	node := in.jsonpath("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}")
+
+	type cpu struct {
+		UsageNanoCores       *uint64 `json:"usageNanoCores"`
+		UsageCoreNanoSeconds uint64  `json:"usageCoreNanoSeconds"`
+	}
+	var summary struct {
+		Node struct {
+			CPU    cpu `json:"cpu"`
+			Memory struct {
+				WorkingSetBytes uint64 `json:"workingSetBytes"`
+			} `json:"memory"`
+		} `json:"node"`
+		Pods []struct {
+			PodRef struct{ Name string } `json:"podRef"`
+			CPU    cpu                   `json:"cpu"`
+		} `json:"pods"`
+	}
+	// The first reading has no rate (as a kubelet's); the next ones do.
+	var cores float64
+	eventually(t, 30*time.Second, "a rate for pod burn", func() error {
+		raw := in.mustKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/stats/summary")
+		if err := json.Unmarshal([]byte(raw), &summary); err != nil {
+			return err
+		}
+		for _, p := range summary.Pods {
+			if p.PodRef.Name == "burn" && p.CPU.UsageNanoCores != nil {
+				cores = float64(*p.CPU.UsageNanoCores) / 1e9
+				return nil
+			}
+		}
+		time.Sleep(time.Second)
+		return fmt.Errorf("no rate yet")
+	})
+	if cores < 0.5 || cores > 1.3 {
+		t.Errorf("a busy loop reads %.2f cores in the summary", cores)
+	}
+	if summary.Node.CPU.UsageCoreNanoSeconds == 0 || summary.Node.Memory.WorkingSetBytes == 0 {
+		t.Errorf("node totals missing: %+v", summary.Node)
+	}
+	metrics := in.mustKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/metrics/resource")
+	for _, want := range []string{`container_cpu_usage_seconds_total{container="burn",namespace="default",pod="burn"}`, "node_memory_working_set_bytes"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics/resource lacks %s:\n%s", want, metrics)
+		}
+	}
+}
