@@ -143,7 +143,7 @@ func New(cfg Config) (*Node, error) {
 	rt.SetImageLookup(imgs.lookup)
 	rt.AddScratchRoot(memoryRoot)
 	if cfg.Cgroups {
-		if n, err := cgtree.CleanAll(); err != nil {
+		if n, err := sweepCgroups(cgtree); err != nil {
 			return nil, fmt.Errorf("cleaning cgroups left by an earlier skiff: %w", err)
 		} else if n > 0 && cfg.Progress != nil {
 			cfg.Progress("stopped %d process(es) left in skiff's cgroups by an earlier skiff", n)
@@ -207,6 +207,24 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// sweepCgroups kills what a crashed skiff left in its cgroups and removes
+// them. A container whose start was under way when skiff died may exec its
+// command just after a sweep, so it sweeps until the tree is gone.
+func sweepCgroups(tree cgroups.Tree) (int, error) {
+	killed := 0
+	var err error
+	for range 10 {
+		var n int
+		n, err = tree.CleanAll()
+		killed += n
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return killed, err
+}
+
 // Cleanup removes what a crashed node on dataDir left: pod processes,
 // their mounts and memory volumes, and cgroups. Run it only while no
 // skiff holds the data dir.
@@ -214,9 +232,8 @@ func Cleanup(dataDir, podsDir string) error {
 	id := datadir.InstanceID(dataDir)
 	_, err := runtime.CleanOrphans(podsDir, filepath.Join(memoryVolumeRoot, id))
 	if ok, _ := cgroups.Available(); ok {
-		if _, cgErr := cgroups.ForInstance(id).CleanAll(); cgErr != nil {
-			err = errors.Join(err, cgErr)
-		}
+		_, cgErr := sweepCgroups(cgroups.ForInstance(id))
+		err = errors.Join(err, cgErr)
 	}
 	return err
 }
