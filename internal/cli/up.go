@@ -47,6 +47,7 @@ func newUpCommand(g *globals) *cobra.Command {
 	f.BoolVar(&o.PodNetwork, "pod-network", o.PodNetwork, "give pods their own addresses, Services and DNS (false: pods share the host's network)")
 	f.StringVar(&o.NodeName, "node-name", "", "name of this machine's node (default: the hostname)")
 	f.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "port of the node's kubelet API (logs, exec, port-forward)")
+	f.IntVar(&o.MetricsPort, "metrics-port", o.MetricsPort, "port of metrics-server (the metrics.k8s.io API behind kubectl top), on the pod network's gateway or the node's address")
 	f.BoolVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "merge a \"skiff\" context into ~/.kube/config and select it")
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background; return once the API is ready")
 	f.DurationVar(&timeout, "timeout", 3*time.Minute, "with --detach, how long to wait for the API")
@@ -117,6 +118,7 @@ func upDetached(g *globals, o cluster.Options, timeout time.Duration) error {
 		"--cluster-domain", o.ClusterDomain,
 		"--pod-network=" + strconv.FormatBool(o.PodNetwork),
 		"--kubelet-port", strconv.Itoa(o.KubeletPort),
+		"--metrics-port", strconv.Itoa(o.MetricsPort),
 		"--write-kubeconfig=" + strconv.FormatBool(o.WriteKubeconfig),
 	}
 	if o.AdvertiseAddress != "" {

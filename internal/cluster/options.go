@@ -27,6 +27,7 @@ type Options struct {
 	PodNetwork       bool   // pods get their own network; false: the host's
 	NodeName         string // empty: this machine's hostname
 	KubeletPort      int
+	MetricsPort      int // metrics-server (the metrics.k8s.io API)
 	WriteKubeconfig  bool
 	UserKubeconfig   string // where --write-kubeconfig merges; empty: ~/.kube/config
 }
@@ -42,6 +43,7 @@ func Defaults() Options {
 		ClusterDomain:   "cluster.local",
 		PodNetwork:      true,
 		KubeletPort:     10250,
+		MetricsPort:     10251,
 		WriteKubeconfig: true,
 	}
 }
@@ -70,7 +72,7 @@ func (o Options) Validate() error {
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"--api-port", o.APIPort}, {"--etcd-port", o.EtcdPort}, {"--kubelet-port", o.KubeletPort}} {
+	}{{"--api-port", o.APIPort}, {"--etcd-port", o.EtcdPort}, {"--kubelet-port", o.KubeletPort}, {"--metrics-port", o.MetricsPort}} {
 		if p.port < 1 || p.port > 65534 {
 			return invalid("%s %d is out of range (1-65534)", p.flag, p.port)
 		}
@@ -114,6 +116,7 @@ func (o Options) ports() []portUse {
 		{"127.0.0.1", o.EtcdPort, "--etcd-port"},
 		{"127.0.0.1", o.EtcdPort + 1, "--etcd-port (peer, --etcd-port+1)"},
 		{"0.0.0.0", o.KubeletPort, "--kubelet-port"},
+		{"0.0.0.0", o.MetricsPort, "--metrics-port"},
 	}
 }
 

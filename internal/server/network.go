@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-dev/skiff/internal/cluster"
 	"github.com/skiff-dev/skiff/internal/clusterdns"
@@ -95,64 +94,22 @@ func podDNS(h *podNetwork, domain string) runtime.DNS {
 	return runtime.DNS{Nameserver: h.Gateway().String(), ClusterDomain: domain, HostSearch: search, HostResolv: string(hostResolv)}
 }
 
-// runNetworkServices runs kube-proxy, the cluster DNS and the service
-// load balancer until ctx ends; ready is called once rules and DNS serve.
-func runNetworkServices(ctx context.Context, h *podNetwork, layout datadir.Layout, o cluster.Options, nodeName string, nodeIP net.IP, progress func(string, ...any), ready func()) error {
-	rest, err := clientcmd.BuildConfigFromFlags("", layout.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	client, err := kubernetes.NewForConfig(rest)
-	if err != nil {
-		return err
-	}
+// networkServices are kube-proxy, the cluster DNS and the service load
+// balancer.
+func networkServices(h *podNetwork, layout datadir.Layout, o cluster.Options, client kubernetes.Interface, nodeName string, nodeIP net.IP) []component {
 	pods, _ := netip.ParsePrefix(o.PodCIDR)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 3)
-	proxyReady, dnsReady := make(chan struct{}), make(chan struct{})
-	go func() {
-		errc <- serviceproxy.Run(ctx, serviceproxy.Config{Kubeconfig: layout.Kubeconfig, NodeName: nodeName, NodeIP: nodeIP,
-			PodCIDR: pods, Claim: h.claim}, func() { close(proxyReady) })
-	}()
-	go func() {
-		errc <- clusterdns.Run(ctx, clusterdns.Config{Client: client, Listen: h.Gateway(), Domain: o.ClusterDomain}, func() { close(dnsReady) })
-	}()
-	go func() {
-		errc <- servicelb.Run(ctx, servicelb.Config{Client: client, NodeIP: nodeIP, Loopback: true})
-	}()
-	running := 3
-	var errs []error
-	stopped := func(err error) {
-		running--
-		errs = append(errs, err)
-		cancel()
+	return []component{
+		{"kube-proxy", func(ctx context.Context, ready func()) error {
+			return serviceproxy.Run(ctx, serviceproxy.Config{Kubeconfig: layout.Kubeconfig, NodeName: nodeName, NodeIP: nodeIP, PodCIDR: pods, Claim: h.claim}, ready)
+		}},
+		{"cluster DNS", func(ctx context.Context, ready func()) error {
+			return clusterdns.Run(ctx, clusterdns.Config{Client: client, Listen: h.Gateway(), Domain: o.ClusterDomain}, ready)
+		}},
+		{"service load balancer", func(ctx context.Context, ready func()) error {
+			ready()
+			return servicelb.Run(ctx, servicelb.Config{Client: client, NodeIP: nodeIP, Loopback: true})
+		}},
 	}
-	for _, ch := range []chan struct{}{proxyReady, dnsReady} {
-		select {
-		case <-ch:
-		case err := <-errc:
-			stopped(err)
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	if ctx.Err() == nil {
-		progress("services: kube-proxy (nftables), cluster DNS at %s (%s), load balancers on %s", h.Gateway(), o.ClusterDomain, nodeIP)
-		ready()
-		select {
-		case <-ctx.Done():
-		case err := <-errc:
-			stopped(err)
-		}
-	}
-	cancel()
-	for ; running > 0; running-- {
-		errs = append(errs, <-errc)
-	}
-	return errors.Join(errs...)
 }
 
 // Cleanup removes what a skiff on layout left behind if it crashed: pod

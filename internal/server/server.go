@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -125,19 +126,25 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 		return <-cpDone
 	}
 
-	// Services and DNS start before the node, so that its first pods
-	// resolve names, and stop after it.
+	// Services, DNS and the metrics API start before the node, so that
+	// its first pods resolve names, and stop after it.
+	services, err := clusterServices(netHost, layout, o, nodeName, advertise)
+	if err != nil {
+		cpCancel()
+		return errors.Join(err, <-cpDone)
+	}
 	netCtx, netCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer netCancel()
 	netDone := make(chan error, 1)
 	netReady := make(chan struct{})
-	if netHost != nil {
-		go func() {
-			netDone <- runNetworkServices(netCtx, netHost, layout, o, nodeName, advertise, progress, func() { close(netReady) })
-		}()
-	} else {
-		close(netReady)
-	}
+	go func() {
+		netDone <- runAll(netCtx, services, func() {
+			if netHost != nil {
+				progress("services: kube-proxy (nftables), cluster DNS at %s (%s), load balancers on %s", netHost.Gateway(), o.ClusterDomain, advertise)
+			}
+			close(netReady)
+		})
+	}()
 
 	progress("starting node %s (kubelet API on %s:%d)", nodeName, advertise, o.KubeletPort)
 	nodeCtx, nodeCancel := context.WithCancel(ctx)
@@ -184,11 +191,9 @@ func Run(ctx context.Context, o cluster.Options, progress func(string, ...any), 
 		runErr = err
 	}
 	progress("node %s stopped", nodeName)
-	if netHost != nil {
-		netCancel()
-		if err := <-netDone; err != nil && runErr == nil {
-			runErr = err
-		}
+	netCancel()
+	if err := <-netDone; err != nil && runErr == nil {
+		runErr = err
 	}
 	cpCancel()
 	if err := <-cpDone; err != nil && runErr == nil {

@@ -59,6 +59,7 @@ type instance struct {
 	apiPort     int
 	etcdPort    int
 	kubeletPort int
+	metricsPort int
 }
 
 func freePort(t *testing.T, span int) int {
@@ -98,6 +99,7 @@ func newInstance(t *testing.T) *instance {
 		apiPort:     freePort(t, 1),
 		etcdPort:    freePort(t, 2),
 		kubeletPort: freePort(t, 1),
+		metricsPort: freePort(t, 1),
 	}
 	if err := os.MkdirAll(in.home, 0o700); err != nil {
 		t.Fatal(err)
@@ -121,7 +123,7 @@ func (in *instance) skiff(args ...string) (string, error) {
 
 func (in *instance) upArgs(extra ...string) []string {
 	return append([]string{"up", "-d", "--api-port", strconv.Itoa(in.apiPort), "--etcd-port", strconv.Itoa(in.etcdPort),
-		"--kubelet-port", strconv.Itoa(in.kubeletPort)}, extra...)
+		"--kubelet-port", strconv.Itoa(in.kubeletPort), "--metrics-port", strconv.Itoa(in.metricsPort)}, extra...)
 }
 
 // up starts skiff detached and fails the test if it does not get ready.
