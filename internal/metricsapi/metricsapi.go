@@ -115,7 +115,7 @@ func register(ctx context.Context, c Config) error {
 	port := int32(c.Port)
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: serviceName, Namespace: namespace, Labels: labels},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(port)}}},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(port)}}},
 	}
 	if err := createOrUpdate(ctx, kube.CoreV1().Services(namespace).Get, kube.CoreV1().Services(namespace).Create, func(old *corev1.Service) (*corev1.Service, error) {
 		old.Spec.Ports = svc.Spec.Ports

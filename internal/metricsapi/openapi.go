@@ -3,8 +3,8 @@ package metricsapi
 import (
 	"strings"
 
-	genericapiserver "k8s.io/apiserver/pkg/server"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/kube-openapi/pkg/common"
 	"sigs.k8s.io/metrics-server/pkg/api"
 	generatedopenapi "sigs.k8s.io/metrics-server/pkg/api/generated/openapi"
