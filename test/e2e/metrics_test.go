@@ -56,6 +56,25 @@ func TestNodeStats(t *testing.T) {
 	if summary.Node.CPU.UsageCoreNanoSeconds == 0 || summary.Node.Memory.WorkingSetBytes == 0 {
 		t.Errorf("node totals missing: %+v", summary.Node)
 	}
+	// kubectl top, through metrics-server and the metrics.k8s.io API.
+	eventually(t, 90*time.Second, "kubectl top pod burn", func() error {
+		out, err := in.kubectl("top", "pod", "burn", "--no-headers")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		var name string
+		var milli int
+		if _, err := fmt.Sscanf(out, "%s %dm", &name, &milli); err != nil {
+			return fmt.Errorf("parsing %q: %v", out, err)
+		}
+		if milli < 800 || milli > 1200 {
+			t.Errorf("kubectl top reads %dm for a pod burning one core", milli)
+		}
+		return nil
+	})
+	if out := in.mustKubectl("top", "nodes", "--no-headers"); !strings.HasPrefix(out, node) {
+		t.Errorf("kubectl top nodes: %q", out)
+	}
 	metrics := in.mustKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/metrics/resource")
 	for _, want := range []string{`container_cpu_usage_seconds_total{container="burn",namespace="default",pod="burn"}`, "node_memory_working_set_bytes"} {
 		if !strings.Contains(metrics, want) {

@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// cpuServer answers each request after ~20 ms of pure CPU work.
+const cpuServer = `import http.server, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        end = time.process_time() + 0.02
+        while time.process_time() < end: pass
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("", 8080), H).serve_forever()`
+
+func autoscaleManifest() string {
+	script := "          " + strings.ReplaceAll(cpuServer, "\n", "\n          ")
+	return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cpu-api}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: cpu-api}}
+  template:
+    metadata: {labels: {app: cpu-api}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: api
+        image: python:3.6
+        command:
+        - python3
+        - -c
+        - |
+` + script + `
+        ports: [{containerPort: 8080}]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+        resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cpu-api}
+spec:
+  selector: {app: cpu-api}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: cpu-api}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: cpu-api}
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+  behavior:
+    scaleUp: {stabilizationWindowSeconds: 0, policies: [{type: Pods, value: 4, periodSeconds: 15}]}
+    scaleDown: {stabilizationWindowSeconds: 5, policies: [{type: Percent, value: 100, periodSeconds: 15}]}
+`
+}
+
+// TestHorizontalAutoscaling loads a CPU-bound API through its Service
+// until the upstream HPA controller scales it from 1 to at least 3
+// replicas on metrics-server's numbers, then stops, and it scales back.
+func TestHorizontalAutoscaling(t *testing.T) {
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false")
+	in.apply(t, autoscaleManifest())
+	in.mustKubectl("rollout", "status", "deployment/cpu-api", "--timeout=2m")
+	clusterIP := in.jsonpath("get", "service", "cpu-api", "-o", "jsonpath={.spec.clusterIP}")
+
+	// A bounded load loop (4 clients, at most 4 minutes) to the Service.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(4 * time.Minute)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if resp, err := client.Get("http://" + clusterIP + "/"); err == nil {
+					resp.Body.Close()
+				} else {
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	loadStart := time.Now()
+	stopLoad := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopLoad()
+
+	replicas := func() int {
+		n, _ := strconv.Atoi(in.jsonpath("get", "deployment", "cpu-api", "-o", "jsonpath={.spec.replicas}"))
+		return n
+	}
+	eventually(t, 3*time.Minute, "scale-up to at least 3 replicas", func() error {
+		if n := replicas(); n < 3 {
+			return fmt.Errorf("%d replicas; hpa: %s", n, in.jsonpath("get", "hpa", "cpu-api", "-o", "jsonpath={.status.currentMetrics}"))
+		}
+		return nil
+	})
+	t.Logf("scaled to %d replicas %s after the load started", replicas(), time.Since(loadStart).Round(time.Second))
+	stopLoad()
+	loadStop := time.Now()
+	eventually(t, 3*time.Minute, "scale-down to 1 replica", func() error {
+		if n := replicas(); n != 1 {
+			return fmt.Errorf("%d replicas", n)
+		}
+		return nil
+	})
+	t.Logf("scaled back to 1 replica %s after the load stopped", time.Since(loadStop).Round(time.Second))
+}
