@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	"golang.org/x/time/rate"
@@ -164,6 +167,12 @@ func New(cfg Config) (*Node, error) {
 		recorder.Event(pod, eventType, reason, message)
 	})
 	mux := http.NewServeMux()
+	// The node's own metrics, on the kubelet API port as a kubelet's
+	// /metrics (kubectl get --raw /api/v1/nodes/<node>/proxy/metrics).
+	registry := prometheus.NewRegistry()
+	rt.NewMetrics(registry)
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	n := &Node{cfg: cfg, runtime: rt, events: events, client: client}
 	vk, err := nodeutil.NewNode(cfg.Name,
 		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {

@@ -75,6 +75,13 @@ func TestNodeStats(t *testing.T) {
 	if out := in.mustKubectl("top", "nodes", "--no-headers"); !strings.HasPrefix(out, node) {
 		t.Errorf("kubectl top nodes: %q", out)
 	}
+	// The node's own metrics, as a kubelet's /metrics.
+	own := in.mustKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/metrics")
+	for _, want := range []string{"skiff_node_pods_started_total 1", "skiff_node_pod_start_duration_seconds_count 1", "skiff_node_running_pods 1"} {
+		if !strings.Contains(own, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	metrics := in.mustKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/metrics/resource")
 	for _, want := range []string{`container_cpu_usage_seconds_total{container="burn",namespace="default",pod="burn"}`, "node_memory_working_set_bytes"} {
 		if !strings.Contains(metrics, want) {

@@ -57,13 +57,28 @@ type podRun struct {
 	// no longer restarted.
 	sidecarCtx  context.Context
 	endSidecars context.CancelFunc
+	// received is when the node got the pod; startRecorded says its
+	// start latency has been counted.
+	received      time.Time
+	startRecorded bool
+}
+
+// allRunning says whether n regular containers run.
+func allRunning(st *corev1.PodStatus, n int) bool {
+	running := 0
+	for _, cs := range st.ContainerStatuses {
+		if cs.State.Running != nil {
+			running++
+		}
+	}
+	return running == n
 }
 
 func newPodRun(rt *Runtime, pod *corev1.Pod, dir string) *podRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	sidecarCtx, endSidecars := context.WithCancel(ctx)
 	return &podRun{sidecarCtx: sidecarCtx, endSidecars: endSidecars, rt: rt, uid: pod.UID, namespace: pod.Namespace, name: pod.Name, dir: dir, ctx: ctx, cancel: cancel, pod: pod,
-		instances: map[string]*instance{}, finished: make(chan struct{}), changed: make(chan struct{})}
+		instances: map[string]*instance{}, finished: make(chan struct{}), changed: make(chan struct{}), received: rt.now()}
 }
 
 func (pr *podRun) snapshot() *corev1.Pod {
@@ -418,11 +433,13 @@ func (pr *podRun) runOnce(c *corev1.Container, kind containerKind, restarts int,
 	inst, err := pr.start(c, restarts)
 	now := metav1.NewTime(pr.rt.now())
 	if err != nil {
+		pr.rt.metrics.startFailed()
 		pr.event(corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return 128, &corev1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: err.Error(), StartedAt: now, FinishedAt: now}
 	}
 	pr.event(corev1.EventTypeNormal, "Created", "Created container %s", c.Name)
 	pr.event(corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	pr.rt.metrics.containerStarted(restarts)
 	pr.mu.Lock()
 	pr.instances[c.Name] = inst
 	pr.mu.Unlock()
@@ -436,6 +453,10 @@ func (pr *podRun) runOnce(c *corev1.Container, kind containerKind, restarts int,
 		started, ready := initialReadiness(c)
 		cs.Started, cs.Ready = ptr(started), ready
 		cs.ContainerID = "skiff://" + string(pr.uid) + "/" + c.Name + "/" + strconv.Itoa(restarts)
+		if kind == kindRegular && !pr.startRecorded && allRunning(st, len(pr.pod.Spec.Containers)) {
+			pr.startRecorded = true
+			pr.rt.metrics.podStarted(pr.rt.now().Sub(pr.received))
+		}
 	})
 	probeCtx, stopProbes := context.WithCancel(pr.ctx)
 	if kind != kindInit {

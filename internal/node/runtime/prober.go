@@ -82,6 +82,7 @@ func (p *prober) loop(ctx context.Context, kind string, probe *corev1.Probe, onR
 			}
 		} else {
 			okRun, failRun = 0, failRun+1
+			p.pr.rt.metrics.probeFailed(kind)
 			p.pr.event(corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %v", kind, err)
 			if failRun >= failure {
 				if kind != "Readiness" {

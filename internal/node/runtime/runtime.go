@@ -48,6 +48,7 @@ type Runtime struct {
 	// network, when set, gives pods their own network (see UseNetwork).
 	network PodNetwork
 	dns     DNS
+	metrics *Metrics // nil: not counted
 }
 
 // New returns a runtime keeping pod state below root; pods get hostIP as
