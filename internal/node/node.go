@@ -81,6 +81,7 @@ type Node struct {
 	vk      *nodeutil.Node
 	events  record.EventBroadcaster
 	client  kubernetes.Interface
+	history *history
 }
 
 // New prepares the node agent; Run starts it.
@@ -173,7 +174,9 @@ func New(cfg Config) (*Node, error) {
 	rt.NewMetrics(registry)
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	n := &Node{cfg: cfg, runtime: rt, events: events, client: client}
+	hist := newHistory(historyWindow)
+	mux.Handle(UsagePath, hist)
+	n := &Node{cfg: cfg, runtime: rt, events: events, client: client, history: hist}
 	vk, err := nodeutil.NewNode(cfg.Name,
 		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 			vols := &volumes{client: client, configMaps: pc.ConfigMaps, secrets: pc.Secrets, memoryRoot: memoryRoot,
@@ -255,6 +258,7 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	defer n.events.Shutdown()
 	errc := make(chan error, 1)
 	go func() { errc <- n.vk.Run(ctx) }()
+	go n.history.run(ctx, historyPeriod, n.runtime.Usage)
 	select {
 	case <-n.vk.Ready():
 		if ready != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // cpuServer answers each request after ~20 ms of pure CPU work.
@@ -124,4 +127,38 @@ func TestHorizontalAutoscaling(t *testing.T) {
 		return nil
 	})
 	t.Logf("scaled back to 1 replica %s after the load stopped", time.Since(loadStop).Round(time.Second))
+
+	// Vertical: requests recommended from the usage the node sampled
+	// while the load ran (the pods burned up to their 500m limit).
+	out, err := in.skiff("recommend", "deployment/cpu-api", "-o", "json")
+	if err != nil {
+		t.Fatalf("skiff recommend: %v\n%s", err, out)
+	}
+	var advice []struct {
+		Container   string
+		CPURequest  string
+		Recommended *struct {
+			CPU     resource.Quantity
+			Memory  resource.Quantity
+			Samples int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &advice); err != nil {
+		t.Fatalf("skiff recommend -o json: %v\n%s", err, out)
+	}
+	if len(advice) != 1 || advice[0].Recommended == nil || advice[0].CPURequest != "100m" {
+		t.Fatalf("advice: %s", out)
+	}
+	r := advice[0].Recommended
+	if cpu := r.CPU.MilliValue(); cpu < 250 || cpu > 700 || r.Samples < 4 {
+		t.Errorf("recommended %dm CPU from %d samples of pods loaded up to their 500m limit", cpu, r.Samples)
+	}
+	table, err := in.skiff("recommend", "deployment/cpu-api")
+	if err != nil || !strings.Contains(table, "RECOMMENDED CPU") {
+		t.Errorf("skiff recommend: %v\n%s", err, table)
+	}
+	t.Logf("skiff recommend deployment/cpu-api:\n%s", table)
+	if out, err := in.skiff("recommend", "deployment/missing"); err == nil || !strings.Contains(out, "deployment default/missing") {
+		t.Errorf("recommend for a missing Deployment: %v %s", err, out)
+	}
 }

@@ -19,6 +19,7 @@ type ContainerUsage struct {
 type PodUsage struct {
 	Namespace, Name string
 	UID             types.UID
+	Labels          map[string]string
 	Time            time.Time
 	Containers      []ContainerUsage
 }
@@ -39,6 +40,7 @@ func (r *Runtime) Usage() []PodUsage {
 	for _, pr := range pods {
 		pu := PodUsage{Namespace: pr.namespace, Name: pr.name, UID: pr.uid}
 		pr.mu.Lock()
+		pu.Labels = pr.pod.Labels
 		type running struct {
 			name    string
 			started time.Time
