@@ -161,4 +161,10 @@ func TestHorizontalAutoscaling(t *testing.T) {
 	if out, err := in.skiff("recommend", "deployment/missing"); err == nil || !strings.Contains(out, "deployment default/missing") {
 		t.Errorf("recommend for a missing Deployment: %v %s", err, out)
 	}
+
+	// Bad input: an HPA whose target does not exist says so in its
+	// conditions, as upstream's does.
+	in.mustKubectl("autoscale", "deployment", "missing", "--name=orphan", "--cpu=50%", "--max=3")
+	in.waitJSONPath(t, time.Minute, "FailedGetScale", "get", "hpa", "orphan", "-o",
+		`jsonpath={.status.conditions[?(@.type=="AbleToScale")].reason}`)
 }

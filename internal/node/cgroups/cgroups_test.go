@@ -36,3 +36,28 @@ func TestResources(t *testing.T) {
 		})
 	}
 }
+
+// TestUsageMatchesRuncStats reads a live group both ways.
+func TestUsageMatchesRuncStats(t *testing.T) {
+	if ok, why := Available(); !ok {
+		t.Skip(why)
+	}
+	tree := ForInstance("usage-test")
+	g, err := tree.New("pod", "c", Resources(corev1.ResourceRequirements{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = tree.CleanAll() })
+	fast, err := g.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := g.m.GetStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty group: nothing used, read the same both ways.
+	if diff := cmp.Diff(usageOf(st), fast); diff != "" {
+		t.Errorf("Usage vs runc's stats (-runc +fast):\n%s", diff)
+	}
+}

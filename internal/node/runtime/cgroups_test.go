@@ -45,7 +45,7 @@ func TestWithinLimitsRunsNormally(t *testing.T) {
 	}
 }
 
-func cgroupRuntime(t *testing.T) *Runtime {
+func cgroupRuntime(t testing.TB) *Runtime {
 	t.Helper()
 	if ok, why := cgroups.Available(); !ok {
 		t.Skipf("cgroups unavailable: %s", why)

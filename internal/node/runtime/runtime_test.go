@@ -48,7 +48,7 @@ func (b *podBuilder) restart(p corev1.RestartPolicy) *podBuilder {
 	return b
 }
 
-func newRuntime(t *testing.T) *Runtime {
+func newRuntime(t testing.TB) *Runtime {
 	t.Helper()
 	rt, err := New(t.TempDir(), "127.0.0.1")
 	if err != nil {

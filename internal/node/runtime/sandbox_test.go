@@ -17,7 +17,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
 )
 
-func sandboxedRuntime(t *testing.T) *Runtime {
+func sandboxedRuntime(t testing.TB) *Runtime {
 	t.Helper()
 	if ok, why := sandbox.Available(); !ok {
 		t.Skipf("sandboxes unavailable here: %s", why)
