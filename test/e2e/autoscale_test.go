@@ -168,8 +168,20 @@ func TestHorizontalAutoscaling(t *testing.T) {
 	})
 	t.Logf("scaled back to 1 replica %s after the load stopped", time.Since(loadStop).Round(time.Second))
 
-	// Bad input: an HPA whose target does not exist says so in its
-	// conditions, as upstream's does.
+	// Bad input: an HPA on a metric nobody serves (no custom metrics API)
+	// and one whose target does not exist say so in their conditions, as
+	// upstream's do.
+	in.mustKubectl("delete", "hpa", "cpu-api") // one HPA per target
+	in.apply(t, `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: custom}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: cpu-api}
+  maxReplicas: 3
+  metrics: [{type: Pods, pods: {metric: {name: requests_per_second}, target: {type: AverageValue, averageValue: "10"}}}]
+`)
+	in.waitJSONPath(t, time.Minute, "FailedGetPodsMetric", "get", "hpa", "custom", "-o",
+		`jsonpath={.status.conditions[?(@.type=="ScalingActive")].reason}`)
 	in.apply(t, `apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: orphan}

@@ -75,6 +75,9 @@ func TestNodeStats(t *testing.T) {
 	if out := in.mustKubectl("top", "nodes", "--no-headers"); !strings.HasPrefix(out, node) {
 		t.Errorf("kubectl top nodes: %q", out)
 	}
+	if out := in.mustKubectl("top", "pod", "burn", "--containers", "--no-headers"); !strings.HasPrefix(out, "burn") || strings.Count(out, "burn") != 2 {
+		t.Errorf("kubectl top --containers: %q", out)
+	}
 	// The node's own metrics, as a kubelet's /metrics.
 	own := in.mustKubectl("get", "--raw", "/api/v1/nodes/"+node+"/proxy/metrics")
 	for _, want := range []string{"skiff_node_pods_started_total 1", "skiff_node_pod_start_duration_seconds_count 1", "skiff_node_running_pods 1"} {
@@ -87,5 +90,12 @@ func TestNodeStats(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics/resource lacks %s:\n%s", want, metrics)
 		}
+	}
+	// A pod that has just started (no metrics yet) and one that has just
+	// ended do not break top for the others.
+	in.mustKubectl("run", "fresh", "--image=python:3.6", "--command", "--", "sleep", "600")
+	in.mustKubectl("run", "brief", "--image=python:3.6", "--restart=Never", "--command", "--", "true")
+	if out := in.mustKubectl("top", "pods", "--no-headers"); !strings.Contains(out, "burn") {
+		t.Errorf("kubectl top pods beside a fresh pod: %q", out)
 	}
 }
