@@ -1,6 +1,8 @@
 package cgroups
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -59,5 +61,31 @@ func TestUsageMatchesRuncStats(t *testing.T) {
 	// An empty group: nothing used, read the same both ways.
 	if diff := cmp.Diff(usageOf(st), fast); diff != "" {
 		t.Errorf("Usage vs runc's stats (-runc +fast):\n%s", diff)
+	}
+}
+
+// TestUsageV2 reads a unified hierarchy's files as the kernel writes them
+// (this machine is v1; the GPU test machine, v2, runs the live tests).
+func TestUsageV2(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"cpu.stat":       "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 0\n",
+		"memory.current": "73400320\n",
+		"memory.stat":    "anon 62914560\nfile 10485760\nactive_file 2097152\ninactive_file 8388608\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := usageV2(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Usage{CPUNanos: 2.5e9, MemoryUsageBytes: 73400320, WorkingSetBytes: 73400320 - 8388608}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("usage (-want +got):\n%s", diff)
+	}
+	if _, err := usageV2(t.TempDir()); err == nil {
+		t.Error("an empty directory read as usage")
 	}
 }
