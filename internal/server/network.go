@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strings"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -85,13 +84,7 @@ func gatewayOf(podCIDR string) net.IP {
 // gateway, the node's search domains after the cluster's.
 func podDNS(h *podNetwork, domain string) runtime.DNS {
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
-	var search []string
-	for _, line := range strings.Split(string(hostResolv), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && (f[0] == "search" || f[0] == "domain") {
-			search = append(search, f[1:]...)
-		}
-	}
-	return runtime.DNS{Nameserver: h.Gateway().String(), ClusterDomain: domain, HostSearch: search, HostResolv: string(hostResolv)}
+	return runtime.DNS{Nameserver: h.Gateway().String(), ClusterDomain: domain, HostResolv: string(hostResolv)}
 }
 
 // networkServices are kube-proxy, the cluster DNS and the service load

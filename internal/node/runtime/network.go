@@ -24,10 +24,9 @@ type PodNetwork interface {
 
 // DNS is what pods' resolv.conf points at.
 type DNS struct {
-	Nameserver    string   // the cluster DNS server
-	ClusterDomain string   // cluster.local
-	HostSearch    []string // the node's own search domains
-	HostResolv    string   // the node's resolv.conf, for dnsPolicy Default
+	Nameserver    string // the cluster DNS server
+	ClusterDomain string // cluster.local
+	HostResolv    string // the node's resolv.conf: its search domains follow the cluster's; dnsPolicy Default uses it whole
 }
 
 // UseNetwork gives every pod that is not hostNetwork its own network
@@ -103,7 +102,8 @@ func (r *Runtime) resolvConf(pod *corev1.Pod) string {
 	default: // ClusterFirst, ClusterFirstWithHostNet
 		d := r.dns.ClusterDomain
 		servers = []string{r.dns.Nameserver}
-		searches = append([]string{pod.Namespace + ".svc." + d, "svc." + d, d}, r.dns.HostSearch...)
+		_, hostSearch, _ := parseResolv(r.dns.HostResolv)
+		searches = append([]string{pod.Namespace + ".svc." + d, "svc." + d, d}, hostSearch...)
 		options = []string{"ndots:5"}
 	}
 	if c := pod.Spec.DNSConfig; c != nil {

@@ -24,7 +24,7 @@ func (b *podBuilder) hostNetwork() *podBuilder {
 }
 
 func TestResolvConfFollowsDNSPolicy(t *testing.T) {
-	rt := &Runtime{dns: DNS{Nameserver: "10.42.0.1", ClusterDomain: "cluster.local", HostSearch: []string{"corp.example"},
+	rt := &Runtime{dns: DNS{Nameserver: "10.42.0.1", ClusterDomain: "cluster.local",
 		HostResolv: "nameserver 192.0.2.53\nsearch corp.example\n"}}
 	ndots := "2"
 	tests := []struct {
