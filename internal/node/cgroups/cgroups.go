@@ -124,25 +124,33 @@ func (t Tree) CleanAll() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Not m.Exists(): it looks at the devices controller, which skiff
-	// leaves alone. A missing tree just has no pids.
-	pids, err := m.GetAllPids()
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return 0, err
-	}
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	// Not m.GetAllPids(): on v1 it reads only the devices hierarchy, and
+	// a container whose devices directory is gone (seen after a crash)
+	// was never found there. Every controller's tree is read; a missing
+	// one just has no pids.
 	paths := maps.Clone(m.GetPaths()) // Destroy empties the manager's map
+	seen := map[int]bool{}
+	for _, dir := range paths {
+		pids, err := cgroups.GetAllPids(dir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return len(seen), err
+		}
+		for _, pid := range pids {
+			if !seen[pid] {
+				seen[pid] = true
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
 	if err := m.Destroy(); err != nil {
-		return len(pids), err
+		return len(seen), err
 	}
 	// The shared "skiff" parent goes with the last instance (rmdir
 	// refuses while another skiff's tree is in it).
 	for _, p := range paths {
 		_ = os.Remove(filepath.Dir(p))
 	}
-	return len(pids), nil
+	return len(seen), nil
 }
 
 func ptr[T any](v T) *T { return &v }
