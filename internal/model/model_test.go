@@ -1,0 +1,131 @@
+package model
+
+import (
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// corpusModel reads a fuzz seed back as a model file, so unit tests and
+// the fuzzers share the same small real models.
+func corpusModel(t *testing.T, fuzzer, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata/fuzz", fuzzer, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.TrimSpace(strings.TrimPrefix(string(data), "go test fuzz v1\n"))
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "[]byte("), ")")
+	var out []byte
+	// The seeds are written with Go escapes for quotes and backslashes only.
+	s = s[1 : len(s)-1]
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			i++
+		}
+		out = append(out, s[i])
+	}
+	return out
+}
+
+func TestParseRefusals(t *testing.T) {
+	xgbReg := string(corpusModel(t, "FuzzParseXGBoost", "seed-xgb-reg"))
+	skTree := string(corpusModel(t, "FuzzParseSklearn", "seed-sk-tree"))
+	cases := []struct {
+		name, format, data, want string
+	}{
+		{"not json", FormatXGBoost, "{", "not an XGBoost JSON model"},
+		{"gblinear", FormatXGBoost, strings.Replace(xgbReg, `"name":"gbtree"`, `"name":"gblinear"`, 1), `booster "gblinear" is not supported`},
+		{"objective", FormatXGBoost, strings.Replace(xgbReg, `"reg:squarederror"`, `"rank:pairwise"`, 1), `objective "rank:pairwise" is not supported`},
+		{"categorical", FormatXGBoost, strings.Replace(xgbReg, `"split_type":[0,`, `"split_type":[1,`, 1), "categorical split"},
+		{"child out of range", FormatXGBoost, strings.Replace(xgbReg, `"left_children":[1,`, `"left_children":[99,`, 1), "outside the tree"},
+		{"base score", FormatXGBoost, strings.Replace(xgbReg, `"base_score":"`, `"base_score":"x`, 1), "base_score"},
+		{"other format", FormatSklearn, `{"format": "onnx"}`, `format is "onnx"`},
+		{"newer version", FormatSklearn, strings.Replace(skTree, `"format_version": 1`, `"format_version": 2`, 1), "format_version 2 is not supported"},
+		{"unknown link", FormatSklearn, strings.Replace(skTree, `"link": "proba"`, `"link": "tanh"`, 1), `link "tanh"`},
+		{"feature out of range", FormatSklearn, strings.Replace(skTree, `"feature": [0,`, `"feature": [7,`, 1), "splits on feature 7"},
+		{"unknown format", "onnx", "{}", `model format "onnx" is not supported`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.data == xgbReg || c.data == skTree {
+				t.Fatal("the test's edit did not apply to the seed model")
+			}
+			_, err := Parse(c.format, []byte(c.data))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestPredictRefusesBadRows(t *testing.T) {
+	xgb, err := ParseXGBoost(corpusModel(t, "FuzzParseXGBoost", "seed-xgb-reg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := ParseSklearn(corpusModel(t, "FuzzParseSklearn", "seed-sk-tree"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		m    Model
+		x    []float64
+		rows int
+		want string
+	}{
+		{"short row", xgb, []float64{1, 2}, 1, "2 values do not make 1 rows of 3 features"},
+		{"no rows", xgb, nil, 0, "no rows"},
+		{"infinite", xgb, []float64{1, math.Inf(1), 0}, 1, "row 0 feature 1 is infinite"},
+		{"NaN for sklearn", tree, []float64{1, math.NaN(), 0}, 1, "NaN (missing)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := c.m.Predict(c.x, c.rows)
+			if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want ErrInput containing %q", err, c.want)
+			}
+		})
+	}
+	// XGBoost takes NaN as a missing value.
+	if _, err := xgb.Predict([]float64{1, math.NaN(), 0}, 1); err != nil {
+		t.Fatalf("NaN for XGBoost: %v", err)
+	}
+}
+
+// fuzzPredict checks that whatever a loader accepts predicts without
+// panicking, on ordinary and missing values.
+func fuzzPredict(t *testing.T, m Model) {
+	n := m.Info().Features
+	if n > 1<<16 {
+		return
+	}
+	row := make([]float64, n)
+	if _, err := m.Predict(row, 1); err != nil {
+		t.Fatalf("a model that loaded refused a row of zeros: %v", err)
+	}
+	for i := range row {
+		row[i] = math.NaN()
+	}
+	_, _ = m.Predict(row, 1)
+}
+
+func FuzzParseXGBoost(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if m, err := ParseXGBoost(data); err == nil {
+			fuzzPredict(t, m)
+		}
+	})
+}
+
+func FuzzParseSklearn(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if m, err := ParseSklearn(data); err == nil {
+			fuzzPredict(t, m)
+		}
+	})
+}
