@@ -115,3 +115,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Validate checks rows for a model before prediction: the count of values
+// and non-finite values the model cannot take. Predict checks the same;
+// servers call it first so that a bad request never joins a batch.
+func Validate(m Model, x []float64, rows int) error {
+	info := m.Info()
+	return checkRows(x, rows, info.Features, info.AllowsMissing)
+}
