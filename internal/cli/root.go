@@ -71,6 +71,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath())
 	})
-	root.AddCommand(newUpCommand(g), newDownCommand(g), newStatusCommand(g), newVersionCommand(g), newRecommendCommand(g))
+	root.AddCommand(newUpCommand(g), newDownCommand(g), newStatusCommand(g), newVersionCommand(g), newRecommendCommand(g),
+		newServeModelCommand(g), newExportSklearnCommand(g))
 	return root
 }
