@@ -12,7 +12,7 @@ LDFLAGS := -X github.com/skiff-dev/skiff/internal/instance.Version=$(VERSION) \
   -X k8s.io/component-base/version.gitTreeState=clean \
   -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z
 
-.PHONY: build run test unit e2e bench
+.PHONY: build run test unit e2e bench proto
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/skiff ./cmd/skiff
 
@@ -33,3 +33,9 @@ bench: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/startup.sh
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/podstart.sh
 	$(GO) test -run '^$$' -bench BenchmarkPodStart -benchtime 30x ./internal/node/runtime
+
+# Regenerates the Open Inference Protocol's gRPC code (needs protoc, Debian's
+# protobuf-compiler, and the Go plugins at the versions the header names).
+proto:
+	cd internal/modelserver/inferencepb && protoc --go_out=. --go_opt=paths=source_relative \
+	  --go-grpc_out=. --go-grpc_opt=paths=source_relative inference.proto

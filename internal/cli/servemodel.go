@@ -112,7 +112,7 @@ pickled or joblib estimator, or on a pickled dict holding "model" (and "features
 			run.Stdout, run.Stderr = g.stdout, g.stderr
 			if err := run.Run(); err != nil {
 				var exit *exec.ExitError
-				if ok := asExit(err, &exit); ok {
+				if errors.As(err, &exit) {
 					return fmt.Errorf("exporting %s failed (see above)", args[0])
 				}
 				return fmt.Errorf("running %s: %w (install python3 and python3-sklearn, or pass --python)", python, err)
@@ -125,5 +125,3 @@ pickled or joblib estimator, or on a pickled dict holding "model" (and "features
 	cmd.Flags().BoolVar(&printScript, "print-script", false, "print the exporter script instead of running it")
 	return cmd
 }
-
-func asExit(err error, target **exec.ExitError) bool { return errors.As(err, target) }

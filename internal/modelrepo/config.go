@@ -6,11 +6,14 @@
 package modelrepo
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/skiff-dev/skiff/internal/model"
 )
@@ -22,26 +25,26 @@ const ConfigFile = "model.yaml"
 type Config struct {
 	// Format is "xgboost" (Booster.save_model JSON) or "sklearn" (skiff's
 	// export format).
-	Format string `json:"format"`
+	Format string `json:"format" yaml:"format"`
 	// File is the model file in each version folder; model.json if empty.
-	File string `json:"file,omitempty"`
+	File string `json:"file,omitempty" yaml:"file"`
 	// Features names the inputs in the model's column order. It lets
 	// clients send named features (/predict, v1 instances as objects, one
 	// v2 tensor per feature); the model file's own names are used if empty.
-	Features []string `json:"features,omitempty"`
+	Features []string `json:"features,omitempty" yaml:"features"`
 	// Versions is "latest" (default: serve the highest-numbered version
 	// that loads) or "all".
-	Versions string `json:"versions,omitempty"`
+	Versions string `json:"versions,omitempty" yaml:"versions"`
 	// Batching, when set, lets concurrent requests share one evaluation.
-	Batching *Batching `json:"batching,omitempty"`
+	Batching *Batching `json:"batching,omitempty" yaml:"batching"`
 }
 
 // Batching configures adaptive server-side batching: while the model is
 // busy, requests queue and go together, up to MaxBatchSize rows, waiting at
 // most MaxDelay. A lone request never waits.
 type Batching struct {
-	MaxBatchSize int    `json:"maxBatchSize"`
-	MaxDelay     string `json:"maxDelay"`
+	MaxBatchSize int    `json:"maxBatchSize" yaml:"maxBatchSize"`
+	MaxDelay     string `json:"maxDelay" yaml:"maxDelay"`
 }
 
 // Delay parses MaxDelay.
@@ -58,7 +61,10 @@ func readConfig(path string) (Config, error) {
 		return Config{}, err
 	}
 	var c Config
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// YAML 1.2 (yaml/v3): a feature named y or no stays a string.
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := c.validate(); err != nil {

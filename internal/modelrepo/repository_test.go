@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // repoBuilder lays out a model repository in a temporary folder.
@@ -168,7 +170,7 @@ func TestConfigRefusals(t *testing.T) {
 	cases := []struct{ name, text, want string }{
 		{"no format", "file: m.json\n", "format is required"},
 		{"unknown format", "format: onnx\n", `format "onnx" is not supported`},
-		{"typo", "format: xgboost\nbatchng: {}\n", `unknown field "batchng"`},
+		{"typo", "format: xgboost\nbatchng: {}\n", "field batchng not found"},
 		{"versions", "format: xgboost\nversions: newest\n", `versions "newest"`},
 		{"duplicate feature", "format: xgboost\nfeatures: [a, a]\n", "named twice"},
 		{"batch size", "format: xgboost\nbatching: {maxBatchSize: 0, maxDelay: 1ms}\n", "maxBatchSize 0"},
@@ -192,5 +194,20 @@ func TestFeatureCountMismatch(t *testing.T) {
 	r := newRepoDir(t).config("m", "format: sklearn\nfeatures: [a, b]\n").version("m", "1", "sk-tree.json").open()
 	if _, err := r.Version("m", ""); err == nil || !strings.Contains(err.Error(), "names 2 features but the model takes 3") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// YAML 1.1 reads y, n, on and off as booleans; feature names must stay names.
+func TestFeatureNamesStayStrings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), ConfigFile)
+	if err := os.WriteFile(path, []byte("format: sklearn\nfeatures: [x, y, n, on, 1]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := readConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"x", "y", "n", "on", "1"}, c.Features); d != "" {
+		t.Fatalf("features (-want +got):\n%s", d)
 	}
 }

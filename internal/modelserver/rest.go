@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func decodeJSON(body []byte, v any) error {
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return badRequest("malformed request: field %q should be %s, not a JSON %s", typeErr.Field, typeErr.Type, typeErr.Value)
+			return badRequest("malformed request: field %q should be %s, not a JSON %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
 		}
 		return badRequest("malformed JSON: %v", err)
 	}
@@ -315,4 +316,19 @@ func checkOutputs(v *modelrepo.Version, wanted []string) error {
 		}
 	}
 	return nil
+}
+
+// jsonKind names a Go type as JSON does, for error messages.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a number"
 }
