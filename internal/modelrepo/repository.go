@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,10 +143,16 @@ func (r *Repository) refresh(ctx context.Context, e *Entry) {
 	old := e.served.Load()
 	var next []*Version
 	var failures []error
+	var missing []string
 	for _, n := range numbers {
 		name := strconv.Itoa(n)
 		path := filepath.Join(folder, name, c.File)
 		fstamp := fileStamp(path) + "|" + configStamp(c)
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			// A version folder still being filled: not a failure, not a version.
+			missing = append(missing, path)
+			continue
+		}
 		v := old.find(name)
 		if v == nil || v.stamp != fstamp {
 			v, err = r.load(e.Name, name, c, path, fstamp)
@@ -159,6 +167,10 @@ func (r *Repository) refresh(ctx context.Context, e *Entry) {
 		if latest {
 			break
 		}
+	}
+	if len(next) == 0 && len(failures) == 0 {
+		failures = append(failures, fmt.Errorf("no version folder holds %s (looked for %s)", c.File, strings.Join(missing, ", ")))
+		log.Error(failures[0], "No version to load")
 	}
 	if len(next) == 0 && old != nil {
 		// Nothing loads now: keep serving the last good version.

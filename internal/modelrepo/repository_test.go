@@ -211,3 +211,18 @@ func TestFeatureNamesStayStrings(t *testing.T) {
 		t.Fatalf("features (-want +got):\n%s", d)
 	}
 }
+
+func TestVersionWithoutFileIsSkipped(t *testing.T) {
+	b := newRepoDir(t).config("m", "format: sklearn\n").version("m", "1", "sk-tree.json")
+	if err := os.MkdirAll(filepath.Join(b.dir, "m", "2"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := b.open()
+	if v, err := r.Version("m", ""); err != nil || v.Name != "1" || r.Models()[0].Err() != nil {
+		t.Fatalf("an empty version 2 folder: serving %v, %v, last error %v", v, err, r.Models()[0].Err())
+	}
+	empty := newRepoDir(t).config("e", "format: sklearn\nfile: m.json\n").version("e", "1", "sk-tree.json").open()
+	if _, err := empty.Version("e", ""); err == nil || !strings.Contains(err.Error(), "no version folder holds m.json") {
+		t.Fatalf("a config naming a file no version has: %v", err)
+	}
+}

@@ -45,7 +45,8 @@ func TestExamples(t *testing.T) {
 	if out, err := exec.Command("/usr/bin/python3", filepath.Join(modelAPI, "train.py")).CombinedOutput(); err != nil {
 		t.Fatalf("train.py: %v\n%s", err, out)
 	}
-	in.writeImageMap(t, "images:\n- image: \"lpatruno/k8-model-api:*\"\n  dir: "+modelAPI+"\n")
+	in.writeImageMap(t, "images:\n- image: \"lpatruno/k8-model-api:*\"\n  dir: "+modelAPI+"\n"+
+		"- image: \"skiff-model-server:*\"\n  command: ["+skiffBin+", serve-model]\n")
 	in.up("--write-kubeconfig=false")
 
 	t.Run("001 training job and batch inference", func(t *testing.T) {
@@ -153,6 +154,8 @@ func TestExamples(t *testing.T) {
 		}
 		in.mustKubectl("delete", "-f", filepath.Join(modelAPI, "service.yaml"), "-f", filepath.Join(modelAPI, "deployment.yaml"))
 	})
+
+	t.Run("005 model server", func(t *testing.T) { testModelServerExample(t, in, modelAPI) })
 
 	t.Run("004 team namespace", func(t *testing.T) {
 		in.mustKubectl("apply", "-f", ex+"004-team-namespace/team.yaml")
