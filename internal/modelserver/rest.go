@@ -113,8 +113,13 @@ func (s *Server) serverReady(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	_, err := s.repo.Version(name, r.PathValue("version"))
+	s.writeModelReady(w, r.PathValue("name"), r.PathValue("version"))
+}
+
+// writeModelReady answers whether a model (version) serves: 200 or 503, or
+// 404 for a model the repository does not hold.
+func (s *Server) writeModelReady(w http.ResponseWriter, name, version string) {
+	_, err := s.repo.Version(name, version)
 	if err != nil && classify(err) != kindNotReady {
 		writeError(w, err)
 		return

@@ -14,17 +14,7 @@ import (
 // POST /v1/models/{name}:predict with {"instances": [...]}, each instance a
 // row of numbers or an object of named features.
 func (s *Server) v1Model(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("target")
-	_, err := s.repo.Version(name, "")
-	if err != nil && classify(err) != kindNotReady {
-		writeError(w, err)
-		return
-	}
-	status := http.StatusOK
-	if err != nil {
-		status = http.StatusServiceUnavailable
-	}
-	writeJSON(w, status, map[string]any{"name": name, "ready": err == nil})
+	s.writeModelReady(w, r.PathValue("target"), "")
 }
 
 func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request, rec *record) error {
