@@ -30,6 +30,7 @@ var (
 type Repository struct {
 	dir     string
 	observe BatchObserver
+	scanMu  sync.Mutex // one scan at a time: the watch loop and on-demand reloads
 
 	mu     sync.RWMutex
 	models map[string]*Entry
@@ -81,6 +82,8 @@ func (r *Repository) Run(ctx context.Context, interval time.Duration) error {
 // changed versions load, removed ones unload. Failures are logged and kept
 // as the model's error; whatever was serving goes on serving.
 func (r *Repository) Scan(ctx context.Context) {
+	r.scanMu.Lock()
+	defer r.scanMu.Unlock()
 	log := logr.FromContextOrDiscard(ctx)
 	dirs, err := os.ReadDir(r.dir)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,5 +225,25 @@ func TestVersionWithoutFileIsSkipped(t *testing.T) {
 	empty := newRepoDir(t).config("e", "format: sklearn\nfile: m.json\n").version("e", "1", "sk-tree.json").open()
 	if _, err := empty.Version("e", ""); err == nil || !strings.Contains(err.Error(), "no version folder holds m.json") {
 		t.Fatalf("a config naming a file no version has: %v", err)
+	}
+}
+
+// The watch loop and a gRPC RepositoryModelLoad may scan at once.
+func TestConcurrentScans(t *testing.T) {
+	b := newRepoDir(t).config("m", "format: sklearn\n").version("m", "1", "sk-tree.json")
+	r := b.open()
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			b.version("m", strconv.Itoa(2+i), "sk-gb.json")
+			r.Scan(context.Background())
+		}(i)
+	}
+	wg.Wait()
+	r.Scan(context.Background())
+	if v, err := r.Version("m", ""); err != nil || v.Name != "5" {
+		t.Fatalf("after concurrent scans: %v %v", v, err)
 	}
 }

@@ -80,7 +80,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if s.httpL, err = net.Listen("tcp", opts.HTTPAddress); err != nil {
 		return nil, fmt.Errorf("REST listener: %w", err)
 	}
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	if opts.GRPCAddress != "" {
 		if s.grpcL, err = net.Listen("tcp", opts.GRPCAddress); err != nil {
 			s.httpL.Close()
