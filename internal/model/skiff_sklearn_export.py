@@ -165,7 +165,11 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         obj = _load(args.model)
-    except (OSError, pickle.UnpicklingError, EOFError, ImportError) as e:
+    except ImportError as e:
+        print("error: %s cannot read %s: %s (install python3-sklearn, or run the exporter with the "
+              "Python that fitted the model: skiff export-sklearn --python PATH)" % (sys.executable, args.model, e), file=sys.stderr)
+        return 1
+    except (OSError, pickle.UnpicklingError, EOFError) as e:
         print("error: cannot read %s: %s" % (args.model, e), file=sys.stderr)
         return 1
     features = args.features.split(",") if args.features else None
