@@ -48,6 +48,8 @@ func TestParseRefusals(t *testing.T) {
 		{"unknown link", FormatSklearn, strings.Replace(skTree, `"link": "proba"`, `"link": "tanh"`, 1), `link "tanh"`},
 		{"feature out of range", FormatSklearn, strings.Replace(skTree, `"feature": [0,`, `"feature": [7,`, 1), "splits on feature 7"},
 		{"unknown format", "onnx", "{}", `model format "onnx" is not supported`},
+		{"unknown key", FormatSklearn, strings.Replace(skTree, `"link": "proba"`, `"link": "proba", "calibration": {}`, 1), `unknown field "calibration"`},
+		{"bad scaler", FormatSklearn, strings.Replace(skTree, `"link": "proba"`, `"link": "proba", "preprocess": [{"kind": "standard", "mean": [1]}]`, 1), "preprocess step 0 (standard): 1 values for 3 features"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

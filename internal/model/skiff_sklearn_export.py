@@ -56,8 +56,47 @@ def _classes(est):
     return est.classes_.tolist()
 
 
+def _scaler(step):
+    """A fitted scaler as a preprocess step, or None if it is not one."""
+    name = type(step).__name__
+
+    def arr(a):
+        return None if a is None else [float(v) for v in a]
+    if name == "StandardScaler":
+        return {"kind": "standard", "mean": arr(step.mean_) if step.with_mean else None,
+                "scale": arr(step.scale_) if step.with_std else None}
+    if name == "MinMaxScaler":
+        if getattr(step, "clip", False):
+            raise ExportError("MinMaxScaler(clip=True) is not supported")
+        return {"kind": "minmax", "scale": arr(step.scale_), "min": arr(step.min_)}
+    if name == "MaxAbsScaler":
+        return {"kind": "maxabs", "scale": arr(step.scale_)}
+    return None
+
+
 def export(est, features=None):
-    """Return the JSON-ready dict for a fitted estimator."""
+    """Return the JSON-ready dict for a fitted estimator or a Pipeline of
+    scalers (StandardScaler, MinMaxScaler, MaxAbsScaler) and an estimator."""
+    name = type(est).__name__
+    if name == "Pipeline":
+        steps = [s for _, s in est.steps if s not in (None, "passthrough")]
+        pre = []
+        for s in steps[:-1]:
+            p = _scaler(s)
+            if p is None:
+                raise ExportError("pipeline step %s is not supported: skiff exports StandardScaler, MinMaxScaler "
+                                  "and MaxAbsScaler before the estimator" % type(s).__name__)
+            pre.append(p)
+        if features is None and hasattr(est, "feature_names_in_"):
+            features = [str(f) for f in est.feature_names_in_]
+        out = _export_estimator(steps[-1], features)
+        out["preprocess"] = pre
+        out["estimator"] = "Pipeline(%s)" % ", ".join(type(s).__name__ for s in steps)
+        return out
+    return _export_estimator(est, features)
+
+
+def _export_estimator(est, features):
     import numpy as np
     import sklearn
 

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -23,9 +24,19 @@ type sklearnFile struct {
 	FeatureNames   []string          `json:"feature_names"`
 	Classes        []json.RawMessage `json:"classes"`
 	Link           string            `json:"link"`
+	Preprocess     []sklearnStep     `json:"preprocess"`
 	Linear         *sklearnLinear    `json:"linear"`
 	Ensemble       *sklearnEnsemble  `json:"ensemble"`
 	SklearnVersion string            `json:"sklearn_version"`
+}
+
+// sklearnStep is a pipeline's scaler, applied before the model as
+// scikit-learn applies it (the same operations, in the same order).
+type sklearnStep struct {
+	Kind  string    `json:"kind"` // standard, minmax, maxabs
+	Mean  []float64 `json:"mean"`
+	Scale []float64 `json:"scale"`
+	Min   []float64 `json:"min"`
 }
 
 type sklearnLinear struct {
@@ -69,6 +80,8 @@ type Sklearn struct {
 	classes []json.RawMessage
 	labels  Output // the class labels, Numbers or Strings
 
+	preprocess []sklearnStep
+
 	coef      []float64 // scores × features
 	intercept []float64
 
@@ -88,8 +101,12 @@ type skNode struct {
 // ParseSklearn reads skiff's scikit-learn export format.
 func ParseSklearn(data []byte) (*Sklearn, error) {
 	var f sklearnFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("not a skiff scikit-learn export (write one with 'skiff export-sklearn'): %w", err)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	// A key this reader does not know could change predictions: refuse it
+	// rather than ignore it.
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("not a skiff scikit-learn export this skiff reads (write one with 'skiff export-sklearn'): %w", err)
 	}
 	if f.Format != SklearnFormat {
 		return nil, fmt.Errorf("format is %q, want %q (write one with 'skiff export-sklearn')", f.Format, SklearnFormat)
@@ -106,7 +123,12 @@ func ParseSklearn(data []byte) (*Sklearn, error) {
 	if !sklearnLinks[f.Link] {
 		return nil, fmt.Errorf("link %q is not one of identity, proba, logistic, exponential, softmax, ovr", f.Link)
 	}
-	m := &Sklearn{link: f.Link, classes: f.Classes}
+	m := &Sklearn{link: f.Link, classes: f.Classes, preprocess: f.Preprocess}
+	for i, step := range f.Preprocess {
+		if err := step.check(f.Features); err != nil {
+			return nil, fmt.Errorf("preprocess step %d (%s): %w", i, step.Kind, err)
+		}
+	}
 	classifier := f.Link != "identity"
 	switch want := map[string]int{"identity": 1, "logistic": 1, "exponential": 1}[f.Link]; {
 	case !classifier && len(f.Classes) != 0:
@@ -270,3 +292,53 @@ func skTree(t sklearnTree, features, width int) ([]skNode, []float64, error) {
 
 // Info implements Model.
 func (m *Sklearn) Info() Info { return m.info }
+
+func (s sklearnStep) check(features int) error {
+	var want [][]float64
+	switch s.Kind {
+	case "standard":
+		if s.Mean == nil && s.Scale == nil {
+			return fmt.Errorf("needs mean or scale")
+		}
+		want = [][]float64{s.Mean, s.Scale}
+	case "minmax":
+		want = [][]float64{s.Scale, s.Min}
+		if s.Scale == nil || s.Min == nil {
+			return fmt.Errorf("needs scale and min")
+		}
+	case "maxabs":
+		want = [][]float64{s.Scale}
+		if s.Scale == nil {
+			return fmt.Errorf("needs scale")
+		}
+	default:
+		return fmt.Errorf("kind %q is not standard, minmax or maxabs", s.Kind)
+	}
+	for _, v := range want {
+		if v != nil && len(v) != features {
+			return fmt.Errorf("%d values for %d features", len(v), features)
+		}
+	}
+	return nil
+}
+
+// apply transforms rows in place.
+func (s sklearnStep) apply(x []float64, features int) {
+	for i := range x {
+		j := i % features
+		switch s.Kind {
+		case "standard":
+			if s.Mean != nil {
+				x[i] -= s.Mean[j]
+			}
+			if s.Scale != nil {
+				x[i] /= s.Scale[j]
+			}
+		case "minmax":
+			x[i] *= s.Scale[j]
+			x[i] += s.Min[j]
+		case "maxabs":
+			x[i] /= s.Scale[j]
+		}
+	}
+}

@@ -7,6 +7,12 @@ func (m *Sklearn) Predict(x []float64, rows int) ([]Output, error) {
 	if err := checkRows(x, rows, f, false); err != nil {
 		return nil, err
 	}
+	if len(m.preprocess) > 0 {
+		x = append([]float64(nil), x...) // the caller's rows stay as sent
+		for _, step := range m.preprocess {
+			step.apply(x, f)
+		}
+	}
 	var raw []float64 // rows × width
 	width := m.scores
 	switch {

@@ -103,6 +103,13 @@ sk_case("sk-gb-exponential", ensemble.GradientBoostingClassifier(loss="exponenti
 sk_case("sk-gb-multiclass", ensemble.GradientBoostingClassifier(n_estimators=30, random_state=0), Xw, yw)
 sk_case("sk-gb-zero-init", ensemble.GradientBoostingRegressor(init="zero", n_estimators=30, random_state=0), Xr, yr)
 
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler  # noqa: E402
+
+sk_case("sk-pipeline-logistic", make_pipeline(StandardScaler(), linear_model.LogisticRegression(max_iter=5000)), Xw, yw)
+sk_case("sk-pipeline-minmax-forest", make_pipeline(MinMaxScaler(), ensemble.RandomForestClassifier(n_estimators=10, random_state=0)), Xb, yb)
+sk_case("sk-pipeline-scalers-ridge", make_pipeline(StandardScaler(with_mean=False), MaxAbsScaler(), linear_model.Ridge()), Xr, yr)
+
 with open(os.path.join(out_dir, "cases.json"), "w") as f:
     json.dump(cases, f)
 print("wrote %d cases" % len(cases))
