@@ -55,4 +55,7 @@ for c in 1 8; do
   load -c $c -name "skiff REST v2 (xgb), Go client" -url http://127.0.0.1:$rest/v2/models/boost/infer -body "$work/v2.json"
   load -c $c -name "skiff gRPC v2 (xgb), Go client" -grpc 127.0.0.1:$grpc -model boost -row "$(cat "$work/row.txt")"
 done
+wrk_row "skiff REST v2 (xgb, batching on)" 8 http://127.0.0.1:$rest/v2/models/boost-batched/infer "$work/v2.json"
+curl -s http://127.0.0.1:$rest/metrics | awk '/^skiff_model_batch_size_(sum|count)\{model="boost-batched"/ { v[$1 ~ /sum/] = $2 }
+  END { if (v[0]) printf "  batching: %d evaluations, %.2f rows each on average\n", v[0], v[1] / v[0] }'
 $py bench/modelserve/pyloop.py "$work" "$secs"

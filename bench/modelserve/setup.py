@@ -44,6 +44,13 @@ booster.save_model(os.path.join(out, "boost.json"))
 with open(os.path.join(out, "repo", "boost", "model.yaml"), "w") as f:
     f.write("format: xgboost\nfeatures: [%s]\n" % ", ".join(FEATURES))
 
+# The same model with adaptive batching on, to show what batching does to
+# tree models that evaluate in microseconds.
+os.makedirs(os.path.join(out, "repo", "boost-batched", "1"))
+booster.save_model(os.path.join(out, "repo", "boost-batched", "1", "model.json"))
+with open(os.path.join(out, "repo", "boost-batched", "model.yaml"), "w") as f:
+    f.write("format: xgboost\nbatching: {maxBatchSize: 32, maxDelay: 1ms}\n")
+
 row = [float(v) for v in X[0]]
 named = dict(zip(FEATURES, row))
 with open(os.path.join(out, "row.txt"), "w") as f:
