@@ -15,7 +15,8 @@ work=$(mktemp -d /tmp/skiff-modelserve.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-port() { echo $((20000 + RANDOM % 20000)); }
+# Ports below Linux's ephemeral range (32768+), where no client socket sits.
+port() { echo $((20000 + RANDOM % 12000)); }
 wait_http() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
 
 go build -o "$work/modelload" ./bench/modelload
@@ -26,7 +27,7 @@ rest=$(port); grpc=$((rest + 1)); flask=$((rest + 2)); guni=$((rest + 3)); empty
 (cd "$work/seed" && exec $py -m flask --app api run --host 127.0.0.1 --port $flask >/dev/null 2>&1) & pids+=($!)
 (cd "$work/seed" && exec gunicorn --workers 2 --bind 127.0.0.1:$guni --log-level warning api:app >/dev/null 2>&1) & pids+=($!)
 "$work/modelload" -serve 127.0.0.1:$empty & pids+=($!)
-wait_http http://127.0.0.1:$rest/v2/health/ready
+wait_http http://127.0.0.1:$rest/v2/health/ready || { cat "$work/serve.log" >&2; exit 1; }
 wait_http http://127.0.0.1:$empty/
 wait_http http://127.0.0.1:$flask/
 wait_http http://127.0.0.1:$guni/
@@ -34,6 +35,7 @@ wait_http http://127.0.0.1:$guni/
 load() { "$work/modelload" -d "${secs}s" "$@"; }
 # wrk_row NAME CLIENTS URL BODY: one line in modelload's format.
 wrk_row() {
+  BODY=$4 wrk -t1 -c"$2" -d1s -s bench/modelserve/post.lua "$3" >/dev/null # warm-up, not counted
   BODY=$4 wrk -t$(( $2 < 2 ? 1 : 2 )) -c"$2" -d"${secs}s" --latency -s bench/modelserve/post.lua "$3" |
     awk -v name="$1" -v c="$2" '
       function us(v) { if (v ~ /ms$/) return v * 1000; if (v ~ /us$/) return v + 0; return v * 1e6 }
