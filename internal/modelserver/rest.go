@@ -60,6 +60,19 @@ func (s *Server) inference(protocol string, h inferenceHandler) http.HandlerFunc
 	}
 }
 
+// start takes an inference request's model lookup, labels the request's
+// metrics with the version found and reads the body.
+func (s *Server) start(w http.ResponseWriter, r *http.Request, rec *record) func(*modelrepo.Version, error) (*modelrepo.Version, []byte, error) {
+	return func(v *modelrepo.Version, err error) (*modelrepo.Version, []byte, error) {
+		if err != nil {
+			return nil, nil, err
+		}
+		rec.set(v)
+		body, err := s.readBody(w, r)
+		return v, body, err
+	}
+}
+
 // readBody reads a request body up to the limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
@@ -144,12 +157,7 @@ type v2Request struct {
 }
 
 func (s *Server) v2Infer(w http.ResponseWriter, r *http.Request, rec *record) error {
-	v, err := s.repo.Version(r.PathValue("name"), r.PathValue("version"))
-	if err != nil {
-		return err
-	}
-	rec.set(v)
-	body, err := s.readBody(w, r)
+	v, body, err := s.start(w, r, rec)(s.repo.Version(r.PathValue("name"), r.PathValue("version")))
 	if err != nil {
 		return err
 	}

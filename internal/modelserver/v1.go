@@ -22,12 +22,7 @@ func (s *Server) v1Predict(w http.ResponseWriter, r *http.Request, rec *record) 
 	if verb != "predict" {
 		return &apiError{kind: kindNotFound, msg: "POST /v1/models/" + r.PathValue("target") + ": use /v1/models/{name}:predict"}
 	}
-	v, err := s.repo.Version(name, "")
-	if err != nil {
-		return err
-	}
-	rec.set(v)
-	body, err := s.readBody(w, r)
+	v, body, err := s.start(w, r, rec)(s.repo.Version(name, ""))
 	if err != nil {
 		return err
 	}
@@ -127,12 +122,7 @@ func objectRow(v *modelrepo.Version, raw []byte) ([]float64, error) {
 // named features answers {"prediction": value}; a list of objects answers
 // {"predictions": [...]}.
 func (s *Server) simplePredict(w http.ResponseWriter, r *http.Request, rec *record) error {
-	v, err := s.defaultVersion()
-	if err != nil {
-		return err
-	}
-	rec.set(v)
-	body, err := s.readBody(w, r)
+	v, body, err := s.start(w, r, rec)(s.defaultVersion())
 	if err != nil {
 		return err
 	}
