@@ -184,6 +184,7 @@ def write(est, out_path, features=None):
     reads half a file)."""
     doc = export(est, features)
     folder = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(folder, exist_ok=True)  # e.g. a new version folder
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".skiff-export-")
     try:
         with os.fdopen(fd, "w") as f:
