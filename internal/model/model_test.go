@@ -131,3 +131,29 @@ func FuzzParseSklearn(f *testing.F) {
 		}
 	})
 }
+
+func TestNaNAsNull(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`[NaN,1.5,NaN]`, `[null,1.5,null]`},
+		{`{"feature_names":["NaN_count","a\"NaN"],"x":NaN}`, `{"feature_names":["NaN_count","a\"NaN"],"x":null}`},
+		{`[1,2]`, `[1,2]`},
+	}
+	for _, c := range cases {
+		if got := string(nanAsNull([]byte(c.in))); got != c.want {
+			t.Errorf("nanAsNull(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+// A categorical model: a listed category goes right, others left.
+func TestXGBoostCategoricalAndDartLoad(t *testing.T) {
+	for _, seed := range []string{"seed-xgb-cat", "seed-xgb-dart"} {
+		m, err := ParseXGBoost(corpusModel(t, "FuzzParseXGBoost", seed))
+		if err != nil {
+			t.Fatalf("%s: %v", seed, err)
+		}
+		if _, err := m.Predict([]float64{3, 0.5, math.NaN(), 0.5, 99, 0.5}, 3); err != nil {
+			t.Fatalf("%s: %v", seed, err)
+		}
+	}
+}

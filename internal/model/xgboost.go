@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -26,6 +27,12 @@ type xgbFile struct {
 		Booster struct {
 			Name  string   `json:"name"`
 			Model xgbTrees `json:"model"`
+			// A dart booster keeps its trees one level down, with a
+			// weight per tree.
+			GBTree struct {
+				Model xgbTrees `json:"model"`
+			} `json:"gbtree"`
+			WeightDrop []float32 `json:"weight_drop"`
 		} `json:"gradient_booster"`
 	} `json:"learner"`
 }
@@ -36,12 +43,18 @@ type xgbTrees struct {
 }
 
 type xgbTree struct {
-	Left        []int32   `json:"left_children"`
-	Right       []int32   `json:"right_children"`
-	Feature     []int32   `json:"split_indices"`
-	Condition   []float32 `json:"split_conditions"`
-	DefaultLeft []int     `json:"default_left"`
-	SplitType   []int     `json:"split_type"`
+	Left        []int32      `json:"left_children"`
+	Right       []int32      `json:"right_children"`
+	Feature     []int32      `json:"split_indices"`
+	Condition   []xgbFloat32 `json:"split_conditions"`
+	DefaultLeft []int        `json:"default_left"`
+	SplitType   []int        `json:"split_type"`
+	// Categorical splits: the categories of node CatNodes[i] are
+	// Categories[CatSegments[i]:][:CatSizes[i]].
+	Categories  []int32 `json:"categories"`
+	CatNodes    []int32 `json:"categories_nodes"`
+	CatSegments []int   `json:"categories_segments"`
+	CatSizes    []int   `json:"categories_sizes"`
 }
 
 // xgbNode is a tree node laid out for walking: a leaf has left < 0 and its
@@ -51,6 +64,7 @@ type xgbNode struct {
 	feature     int32
 	left, right int32
 	defaultLeft bool
+	categories  map[int32]bool // a categorical split: these go right
 }
 
 // XGBoost is a gbtree model evaluated as XGBoost does: float32 features,
@@ -63,6 +77,7 @@ type XGBoost struct {
 	baseMargin float32
 	trees      [][]xgbNode
 	group      []int
+	weights    []float32 // dart's per-tree weights, or nil
 }
 
 // xgbObjectives maps each supported objective to how base_score becomes a
@@ -87,12 +102,20 @@ var xgbObjectives = map[string]struct{ toMargin, transform string }{
 // with an error that says so.
 func ParseXGBoost(data []byte) (*XGBoost, error) {
 	var f xgbFile
-	if err := json.Unmarshal(data, &f); err != nil {
+	if err := json.Unmarshal(nanAsNull(data), &f); err != nil {
 		return nil, fmt.Errorf("not an XGBoost JSON model (save it with Booster.save_model(\"model.json\")): %w", err)
 	}
 	l := f.Learner
-	if l.Booster.Name != "gbtree" {
-		return nil, fmt.Errorf("XGBoost booster %q is not supported: skiff evaluates gbtree models", l.Booster.Name)
+	ensemble, weights := l.Booster.Model, []float32(nil)
+	switch l.Booster.Name {
+	case "gbtree":
+	case "dart":
+		ensemble, weights = l.Booster.GBTree.Model, l.Booster.WeightDrop
+		if len(weights) != len(ensemble.Trees) {
+			return nil, fmt.Errorf("XGBoost dart model has %d tree weights for %d trees", len(weights), len(ensemble.Trees))
+		}
+	default:
+		return nil, fmt.Errorf("XGBoost booster %q is not supported: skiff evaluates gbtree and dart models", l.Booster.Name)
 	}
 	obj, ok := xgbObjectives[l.Objective.Name]
 	if !ok {
@@ -123,7 +146,7 @@ func ParseXGBoost(data []byte) (*XGBoost, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &XGBoost{objective: l.Objective.Name, classes: classes, group: l.Booster.Model.TreeInfo}
+	m := &XGBoost{objective: l.Objective.Name, classes: classes, group: ensemble.TreeInfo, weights: weights}
 	switch obj.toMargin {
 	case "logit":
 		if base <= 0 || base >= 1 {
@@ -138,7 +161,7 @@ func ParseXGBoost(data []byte) (*XGBoost, error) {
 	default:
 		m.baseMargin = base
 	}
-	trees := l.Booster.Model.Trees
+	trees := ensemble.Trees
 	if len(m.group) != len(trees) {
 		return nil, fmt.Errorf("XGBoost model is inconsistent: %d trees but tree_info has %d entries", len(trees), len(m.group))
 	}
@@ -174,11 +197,12 @@ func xgbNodes(t xgbTree, features int) ([]xgbNode, error) {
 	if len(t.Right) != n || len(t.Feature) != n || len(t.Condition) != n || len(t.DefaultLeft) != n {
 		return nil, fmt.Errorf("node arrays differ in length")
 	}
+	cats, err := xgbCategories(t, n)
+	if err != nil {
+		return nil, err
+	}
 	nodes := make([]xgbNode, n)
 	for i := range nodes {
-		if i < len(t.SplitType) && t.SplitType[i] != 0 {
-			return nil, fmt.Errorf("node %d is a categorical split, which skiff does not evaluate yet", i)
-		}
 		l, r := t.Left[i], t.Right[i]
 		if l >= 0 {
 			// Children always come after their parent, which also rules out cycles.
@@ -189,9 +213,74 @@ func xgbNodes(t xgbTree, features int) ([]xgbNode, error) {
 				return nil, fmt.Errorf("node %d splits on feature %d, but the model has %d", i, t.Feature[i], features)
 			}
 		}
-		nodes[i] = xgbNode{cond: t.Condition[i], feature: t.Feature[i], left: l, right: r, defaultLeft: t.DefaultLeft[i] != 0}
+		nodes[i] = xgbNode{cond: float32(t.Condition[i]), feature: t.Feature[i], left: l, right: r, defaultLeft: t.DefaultLeft[i] != 0}
+		if i < len(t.SplitType) && t.SplitType[i] != 0 && l >= 0 {
+			if nodes[i].categories = cats[int32(i)]; nodes[i].categories == nil {
+				return nil, fmt.Errorf("node %d is a categorical split without categories", i)
+			}
+		}
 	}
 	return nodes, nil
+}
+
+// xgbCategories reads the category sets of a tree's categorical splits.
+func xgbCategories(t xgbTree, n int) (map[int32]map[int32]bool, error) {
+	if len(t.CatNodes) != len(t.CatSegments) || len(t.CatNodes) != len(t.CatSizes) {
+		return nil, fmt.Errorf("categories_nodes, categories_segments and categories_sizes differ in length")
+	}
+	out := map[int32]map[int32]bool{}
+	for i, node := range t.CatNodes {
+		seg, size := t.CatSegments[i], t.CatSizes[i]
+		if node < 0 || int(node) >= n || seg < 0 || size < 0 || seg+size > len(t.Categories) {
+			return nil, fmt.Errorf("categorical split %d (node %d) points outside the categories", i, node)
+		}
+		set := make(map[int32]bool, size)
+		for _, c := range t.Categories[seg : seg+size] {
+			set[c] = true
+		}
+		out[node] = set
+	}
+	return out, nil
+}
+
+// xgbFloat32 reads a number, or null (a NaN in the file, see nanAsNull).
+type xgbFloat32 float32
+
+func (f *xgbFloat32) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = xgbFloat32(math.NaN())
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 32)
+	*f = xgbFloat32(v)
+	return err
+}
+
+// nanAsNull rewrites the bare NaN tokens XGBoost writes (the conditions of
+// categorical splits) as null, outside strings, so encoding/json reads them.
+func nanAsNull(data []byte) []byte {
+	if !bytes.Contains(data, []byte("NaN")) {
+		return data
+	}
+	out := make([]byte, 0, len(data)+64)
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString && c == '\\' && i+1 < len(data):
+			out = append(out, c, data[i+1])
+			i++
+			continue
+		case c == '"':
+			inString = !inString
+		case !inString && c == 'N' && bytes.HasPrefix(data[i:], []byte("NaN")):
+			out = append(out, "null"...)
+			i += 2
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func xgbInt(name, s string, empty int) (int, error) {
@@ -292,11 +381,26 @@ func (m *XGBoost) margins(row []float64, out []float32) {
 				} else {
 					j = n.right
 				}
+			case n.categories != nil:
+				// XGBoost: a listed category goes right; any other value
+				// (unseen, negative, beyond float32's integers) goes left.
+				c := float32(v)
+				if c >= 0 && c < 1<<24 && n.categories[int32(c)] {
+					j = n.right
+				} else {
+					j = n.left
+				}
 			case float32(v) < n.cond:
 				j = n.left
 			default:
 				j = n.right
 			}
+		}
+		if m.weights != nil {
+			// dart: each tree's output times its weight, rounded to float32
+			// as XGBoost computes it.
+			out[m.group[i]] += float32(nodes[j].cond * m.weights[i])
+			continue
 		}
 		out[m.group[i]] += nodes[j].cond
 	}

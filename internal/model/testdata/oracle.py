@@ -69,6 +69,24 @@ xgb_case("xgb-poisson", {"objective": "count:poisson", "max_depth": 3}, Xp, yp)
 xgb_case("xgb-regression-forest", {"objective": "reg:squarederror", "num_parallel_tree": 4, "subsample": 0.8,
                                    "colsample_bynode": 0.8, "max_depth": 4}, Xr, yr, rounds=5)
 
+# Categorical splits (feature types given, no pandas needed): held-out rows
+# include an unseen category, a fractional one and missing values.
+Xc = np.c_[rng.integers(0, 8, 500).astype(float), rng.random(500), rng.integers(0, 4, 500).astype(float)]
+yc = np.array([3.0, -1, 0.5, 2, -2, 1, 0, 4])[Xc[:, 0].astype(int)] + Xc[:, 1] + 0.3 * Xc[:, 2]
+Xc_tr, yc_tr, Xc_te, _ = split(Xc, yc)
+Xc_te[:5, 0] = [9, 11, 2.5, np.nan, 0]
+Xc_te[5:8, 2] = [np.nan, 7, 1]
+cat_types = ["c", "q", "c"]
+booster = xgb.train({"tree_method": "hist", "max_depth": 4, "max_cat_to_onehot": 1},
+                    xgb.DMatrix(Xc_tr, label=yc_tr, enable_categorical=True, feature_types=cat_types), num_boost_round=30)
+path = os.path.join(out_dir, "xgb-categorical.json")
+booster.save_model(path)
+pred = booster.predict(xgb.DMatrix(Xc_te, enable_categorical=True, feature_types=cat_types))
+case("xgb-categorical", "xgboost", path, Xc_te, {"predict": listed(pred.astype(np.float64))})
+
+xgb_case("xgb-dart", {"booster": "dart", "objective": "reg:squarederror", "max_depth": 4, "rate_drop": 0.3, "seed": 1}, Xr, yr, rounds=20)
+xgb_case("xgb-dart-logistic", {"booster": "dart", "objective": "binary:logistic", "max_depth": 3, "rate_drop": 0.2, "seed": 1}, Xb, yb, rounds=20)
+
 # scikit-learn: linear models, trees, forests, gradient boosting.
 def sk_case(name, est, X, y, features=None):
     Xtr, ytr, Xte, _ = split(X, y)
