@@ -64,7 +64,7 @@ type xgbNode struct {
 	feature     int32
 	left, right int32
 	defaultLeft bool
-	categories  map[int32]bool // a categorical split: these go right
+	categorical bool // its categories are in XGBoost.categories
 }
 
 // XGBoost is a gbtree model evaluated as XGBoost does: float32 features,
@@ -78,6 +78,10 @@ type XGBoost struct {
 	trees      [][]xgbNode
 	group      []int
 	weights    []float32 // dart's per-tree weights, or nil
+	// categories[tree][node] is the set a categorical split sends right
+	// (kept off the node so that numerical nodes stay small).
+	categories     []map[int32]map[int32]bool
+	anyCategorical bool // false: the walk skips the categorical check
 }
 
 // xgbObjectives maps each supported objective to how base_score becomes a
@@ -169,11 +173,13 @@ func ParseXGBoost(data []byte) (*XGBoost, error) {
 		if m.group[i] < 0 || m.group[i] >= classes {
 			return nil, fmt.Errorf("XGBoost tree %d belongs to output group %d, but the model has %d", i, m.group[i], classes)
 		}
-		nodes, err := xgbNodes(t, features)
+		nodes, cats, err := xgbNodes(t, features)
 		if err != nil {
 			return nil, fmt.Errorf("XGBoost tree %d: %w", i, err)
 		}
 		m.trees = append(m.trees, nodes)
+		m.categories = append(m.categories, cats)
+		m.anyCategorical = m.anyCategorical || len(cats) > 0
 	}
 	m.info = Info{
 		Format: "xgboost", Estimator: "gbtree " + m.objective, Features: features,
@@ -189,17 +195,17 @@ func ParseXGBoost(data []byte) (*XGBoost, error) {
 	return m, nil
 }
 
-func xgbNodes(t xgbTree, features int) ([]xgbNode, error) {
+func xgbNodes(t xgbTree, features int) ([]xgbNode, map[int32]map[int32]bool, error) {
 	n := len(t.Left)
 	if n == 0 {
-		return nil, fmt.Errorf("no nodes")
+		return nil, nil, fmt.Errorf("no nodes")
 	}
 	if len(t.Right) != n || len(t.Feature) != n || len(t.Condition) != n || len(t.DefaultLeft) != n {
-		return nil, fmt.Errorf("node arrays differ in length")
+		return nil, nil, fmt.Errorf("node arrays differ in length")
 	}
 	cats, err := xgbCategories(t, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nodes := make([]xgbNode, n)
 	for i := range nodes {
@@ -207,20 +213,21 @@ func xgbNodes(t xgbTree, features int) ([]xgbNode, error) {
 		if l >= 0 {
 			// Children always come after their parent, which also rules out cycles.
 			if int(l) <= i || int(l) >= n || int(r) <= i || int(r) >= n {
-				return nil, fmt.Errorf("node %d has children %d and %d outside the tree", i, l, r)
+				return nil, nil, fmt.Errorf("node %d has children %d and %d outside the tree", i, l, r)
 			}
 			if t.Feature[i] < 0 || int(t.Feature[i]) >= features {
-				return nil, fmt.Errorf("node %d splits on feature %d, but the model has %d", i, t.Feature[i], features)
+				return nil, nil, fmt.Errorf("node %d splits on feature %d, but the model has %d", i, t.Feature[i], features)
 			}
 		}
 		nodes[i] = xgbNode{cond: float32(t.Condition[i]), feature: t.Feature[i], left: l, right: r, defaultLeft: t.DefaultLeft[i] != 0}
 		if i < len(t.SplitType) && t.SplitType[i] != 0 && l >= 0 {
-			if nodes[i].categories = cats[int32(i)]; nodes[i].categories == nil {
-				return nil, fmt.Errorf("node %d is a categorical split without categories", i)
+			if cats[int32(i)] == nil {
+				return nil, nil, fmt.Errorf("node %d is a categorical split without categories", i)
 			}
+			nodes[i].categorical = true
 		}
 	}
-	return nodes, nil
+	return nodes, cats, nil
 }
 
 // xgbCategories reads the category sets of a tree's categorical splits.
@@ -369,28 +376,22 @@ func (m *XGBoost) margins(row []float64, out []float32) {
 	for k := range out {
 		out[k] = m.baseMargin
 	}
+	anyCategorical := m.anyCategorical
 	for i, nodes := range m.trees {
 		j := int32(0)
 		for nodes[j].left >= 0 {
 			n := &nodes[j]
-			v := row[n.feature]
+			fv := float32(row[n.feature])
+			// Numerical splits first: they are the hot path. A NaN fails
+			// both comparisons and takes the default direction.
 			switch {
-			case math.IsNaN(v):
-				if n.defaultLeft {
-					j = n.left
-				} else {
-					j = n.right
-				}
-			case n.categories != nil:
-				// XGBoost: a listed category goes right; any other value
-				// (unseen, negative, beyond float32's integers) goes left.
-				c := float32(v)
-				if c >= 0 && c < 1<<24 && n.categories[int32(c)] {
-					j = n.right
-				} else {
-					j = n.left
-				}
-			case float32(v) < n.cond:
+			case anyCategorical && n.categorical:
+				j = m.categoryChild(i, j, fv)
+			case fv < n.cond:
+				j = n.left
+			case fv >= n.cond:
+				j = n.right
+			case n.defaultLeft:
 				j = n.left
 			default:
 				j = n.right
@@ -404,4 +405,21 @@ func (m *XGBoost) margins(row []float64, out []float32) {
 		}
 		out[m.group[i]] += nodes[j].cond
 	}
+}
+
+// categoryChild follows a categorical split as XGBoost does: a missing
+// value takes the default direction, a listed category goes right, any
+// other value (unseen, negative, beyond float32's integers) goes left.
+func (m *XGBoost) categoryChild(tree int, node int32, v float32) int32 {
+	n := &m.trees[tree][node]
+	switch {
+	case v != v: // NaN
+		if n.defaultLeft {
+			return n.left
+		}
+		return n.right
+	case v >= 0 && v < 1<<24 && m.categories[tree][node][int32(v)]:
+		return n.right
+	}
+	return n.left
 }
