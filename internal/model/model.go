@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 )
 
 // Datatypes of the Open Inference Protocol that models produce.
@@ -107,13 +106,20 @@ func argmax(v []float64) int {
 	return best
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// checkSplit checks node i of an n-node tree (both formats lay trees out
+// the same way): a split's children come after it, which also rules out
+// cycles, and it splits on one of the model's features. A leaf has left < 0.
+func checkSplit(i, n int, left, right, feature int32, features int) error {
+	if left < 0 {
+		return nil
 	}
-	sort.Strings(keys)
-	return keys
+	if int(left) <= i || int(left) >= n || int(right) <= i || int(right) >= n {
+		return fmt.Errorf("node %d has children %d and %d outside the tree", i, left, right)
+	}
+	if feature < 0 || int(feature) >= features {
+		return fmt.Errorf("node %d splits on feature %d, but the model has %d", i, feature, features)
+	}
+	return nil
 }
 
 // Validate checks rows for a model before prediction: the count of values

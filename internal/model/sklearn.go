@@ -67,8 +67,8 @@ var sklearnLinks = map[string]bool{
 type Sklearn struct {
 	info    Info
 	link    string
-	scores  int // raw scores per row
-	classes []json.RawMessage
+	scores  int    // raw scores per row
+	classes int    // 0 for regressors
 	labels  Output // the class labels, Numbers or Strings
 
 	preprocess []sklearnStep
@@ -114,25 +114,27 @@ func ParseSklearn(data []byte) (*Sklearn, error) {
 	if !sklearnLinks[f.Link] {
 		return nil, fmt.Errorf("link %q is not one of identity, proba, logistic, exponential, softmax, ovr", f.Link)
 	}
-	m := &Sklearn{link: f.Link, classes: f.Classes, preprocess: f.Preprocess}
+	m := &Sklearn{link: f.Link, classes: len(f.Classes), preprocess: f.Preprocess}
 	for i, step := range f.Preprocess {
 		if err := step.check(f.Features); err != nil {
 			return nil, fmt.Errorf("preprocess step %d (%s): %w", i, step.Kind, err)
 		}
 	}
 	classifier := f.Link != "identity"
-	switch want := map[string]int{"identity": 1, "logistic": 1, "exponential": 1}[f.Link]; {
+	oneScore := f.Link == "identity" || f.Link == "logistic" || f.Link == "exponential"
+	switch {
 	case !classifier && len(f.Classes) != 0:
 		return nil, fmt.Errorf("a regressor (link identity) has no classes")
 	case classifier && len(f.Classes) < 2:
 		return nil, fmt.Errorf("a classifier needs at least 2 classes, got %d", len(f.Classes))
-	case want == 1:
-		m.scores = 1
-	default:
-		m.scores = len(f.Classes)
-	}
-	if (f.Link == "logistic" || f.Link == "exponential") && len(f.Classes) != 2 {
+	case classifier && oneScore && len(f.Classes) != 2:
 		return nil, fmt.Errorf("link %s is binary but the model has %d classes", f.Link, len(f.Classes))
+	}
+	// Raw scores per row: one for regression and binary links, else one
+	// per class (class weights for proba).
+	m.scores = len(f.Classes)
+	if oneScore {
+		m.scores = 1
 	}
 	switch {
 	case f.Linear != nil && f.Ensemble == nil:
@@ -217,9 +219,6 @@ func (m *Sklearn) setEnsemble(e *sklearnEnsemble, features int) error {
 	perStage := 1
 	switch e.Combine {
 	case "average":
-		if m.link == "proba" {
-			width = len(m.classes)
-		}
 		if m.link != "proba" && m.link != "identity" {
 			return fmt.Errorf("an averaged ensemble uses link proba or identity, not %s", m.link)
 		}
@@ -264,13 +263,8 @@ func skTree(t sklearnTree, features, width int) ([]skNode, []float64, error) {
 	values := make([]float64, 0, n*width)
 	for i := range nodes {
 		l, r := t.Left[i], t.Right[i]
-		if l >= 0 {
-			if int(l) <= i || int(l) >= n || int(r) <= i || int(r) >= n {
-				return nil, nil, fmt.Errorf("node %d has children %d and %d outside the tree", i, l, r)
-			}
-			if t.Feature[i] < 0 || int(t.Feature[i]) >= features {
-				return nil, nil, fmt.Errorf("node %d splits on feature %d, but the model has %d", i, t.Feature[i], features)
-			}
+		if err := checkSplit(i, n, l, r, t.Feature[i], features); err != nil {
+			return nil, nil, err
 		}
 		if len(t.Value[i]) != width {
 			return nil, nil, fmt.Errorf("node %d holds %d values; want %d", i, len(t.Value[i]), width)

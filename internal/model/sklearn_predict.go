@@ -21,15 +21,12 @@ func (m *Sklearn) Predict(x []float64, rows int) ([]Output, error) {
 	case m.combine == "boosting":
 		raw = m.boost(x, rows)
 	default:
-		if m.link == "proba" {
-			width = len(m.classes)
-		}
 		raw = m.average(x, rows, width)
 	}
 	if m.link == "identity" {
 		return []Output{{Name: "predict", Datatype: FP64, Shape: []int64{int64(rows)}, Numbers: raw}}, nil
 	}
-	k := len(m.classes)
+	k := m.classes
 	proba := make([]float64, rows*k)
 	label := make([]int, rows)
 	for r := 0; r < rows; r++ {

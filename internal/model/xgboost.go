@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -73,7 +75,8 @@ type xgbNode struct {
 type XGBoost struct {
 	info       Info
 	objective  string
-	classes    int // output groups: 1, or num_class for multi:*
+	transform  string // how a margin becomes a prediction (xgbObjectives)
+	classes    int    // output groups: 1, or num_class for multi:*
 	baseMargin float32
 	trees      [][]xgbNode
 	group      []int
@@ -102,8 +105,8 @@ var xgbObjectives = map[string]struct{ toMargin, transform string }{
 }
 
 // ParseXGBoost reads an XGBoost JSON model. It refuses what it cannot
-// evaluate exactly (other boosters, categorical splits, multi-target trees)
-// with an error that says so.
+// evaluate exactly (the gblinear booster, multi-target trees) with an error
+// that says so.
 func ParseXGBoost(data []byte) (*XGBoost, error) {
 	var f xgbFile
 	if err := json.Unmarshal(nanAsNull(data), &f); err != nil {
@@ -123,7 +126,7 @@ func ParseXGBoost(data []byte) (*XGBoost, error) {
 	}
 	obj, ok := xgbObjectives[l.Objective.Name]
 	if !ok {
-		return nil, fmt.Errorf("XGBoost objective %q is not supported (supported: %s)", l.Objective.Name, strings.Join(sortedKeys(xgbObjectives), ", "))
+		return nil, fmt.Errorf("XGBoost objective %q is not supported (supported: %s)", l.Objective.Name, strings.Join(slices.Sorted(maps.Keys(xgbObjectives)), ", "))
 	}
 	features, err := xgbInt("num_feature", l.Param.NumFeat, 0)
 	if err != nil {
@@ -150,7 +153,7 @@ func ParseXGBoost(data []byte) (*XGBoost, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &XGBoost{objective: l.Objective.Name, classes: classes, group: ensemble.TreeInfo, weights: weights}
+	m := &XGBoost{objective: l.Objective.Name, transform: obj.transform, classes: classes, group: ensemble.TreeInfo, weights: weights}
 	switch obj.toMargin {
 	case "logit":
 		if base <= 0 || base >= 1 {
@@ -182,7 +185,7 @@ func ParseXGBoost(data []byte) (*XGBoost, error) {
 		m.anyCategorical = m.anyCategorical || len(cats) > 0
 	}
 	m.info = Info{
-		Format: "xgboost", Estimator: "gbtree " + m.objective, Features: features,
+		Format: "xgboost", Estimator: l.Booster.Name + " " + m.objective, Features: features,
 		FeatureNames: l.FeatureNames, AllowsMissing: true,
 		Outputs: []OutputInfo{{Name: "predict", Datatype: FP32, Shape: []int64{-1}}},
 	}
@@ -210,14 +213,8 @@ func xgbNodes(t xgbTree, features int) ([]xgbNode, map[int32]map[int32]bool, err
 	nodes := make([]xgbNode, n)
 	for i := range nodes {
 		l, r := t.Left[i], t.Right[i]
-		if l >= 0 {
-			// Children always come after their parent, which also rules out cycles.
-			if int(l) <= i || int(l) >= n || int(r) <= i || int(r) >= n {
-				return nil, nil, fmt.Errorf("node %d has children %d and %d outside the tree", i, l, r)
-			}
-			if t.Feature[i] < 0 || int(t.Feature[i]) >= features {
-				return nil, nil, fmt.Errorf("node %d splits on feature %d, but the model has %d", i, t.Feature[i], features)
-			}
+		if err := checkSplit(i, n, l, r, t.Feature[i], features); err != nil {
+			return nil, nil, err
 		}
 		nodes[i] = xgbNode{cond: float32(t.Condition[i]), feature: t.Feature[i], left: l, right: r, defaultLeft: t.DefaultLeft[i] != 0}
 		if i < len(t.SplitType) && t.SplitType[i] != 0 && l >= 0 {
@@ -355,10 +352,9 @@ func (m *XGBoost) Predict(x []float64, rows int) ([]Output, error) {
 			out.Numbers[r] = float64(best)
 		}
 	default:
-		transform := xgbObjectives[m.objective].transform
 		out.Numbers = make([]float64, rows)
 		for r, v := range margins {
-			switch transform {
+			switch m.transform {
 			case "sigmoid":
 				out.Numbers[r] = float64(float32(sigmoid(float64(v))))
 			case "exp":

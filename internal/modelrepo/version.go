@@ -36,14 +36,17 @@ func (v *Version) FeatureIndex(name string) (int, bool) {
 // config turns batching on. Bad input is refused before it can join a
 // batch, so one request's mistake never fails another's.
 func (v *Version) Predict(x []float64, rows int) ([]model.Output, error) {
+	if v.batcher == nil {
+		outs, err := v.m.Predict(x, rows) // which checks the rows itself
+		if err == nil {
+			v.observe(rows)
+		}
+		return outs, err
+	}
 	if err := model.Validate(v.m, x, rows); err != nil {
 		return nil, err
 	}
-	if v.batcher != nil {
-		return v.batcher.predict(x, rows)
-	}
-	v.observe(rows)
-	return v.m.Predict(x, rows)
+	return v.batcher.predict(x, rows)
 }
 
 // BatchObserver is told each evaluation's row count (for metrics).
