@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -123,7 +123,7 @@ func (r *Repository) Scan(ctx context.Context) {
 func (r *Repository) refresh(ctx context.Context, e *Entry) {
 	log := logr.FromContextOrDiscard(ctx).WithValues("model", e.Name)
 	folder := filepath.Join(r.dir, e.Name)
-	stamp := folderStamp(folder)
+	stamp, numbers := folderStamp(folder)
 	if stamp == e.stamp {
 		return
 	}
@@ -133,15 +133,13 @@ func (r *Repository) refresh(ctx context.Context, e *Entry) {
 		e.fail(log, err, "Model config refused; the loaded versions keep serving")
 		return
 	}
-	numbers := versionNumbers(folder)
 	if len(numbers) == 0 {
 		e.fail(log, fmt.Errorf("%s has no version folders: put the model file in %s/1/%s", folder, folder, c.File), "No versions to load")
 		return
 	}
 	latest := c.Versions == "latest"
 	if latest {
-		// Newest first: the first that loads serves.
-		sort.Sort(sort.Reverse(sort.IntSlice(numbers)))
+		slices.Reverse(numbers) // newest first: the first that loads serves
 	}
 	old := e.served.Load()
 	var next []*Version
@@ -150,12 +148,13 @@ func (r *Repository) refresh(ctx context.Context, e *Entry) {
 	for _, n := range numbers {
 		name := strconv.Itoa(n)
 		path := filepath.Join(folder, name, c.File)
-		fstamp := fileStamp(path) + "|" + configStamp(c)
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		file, exists := fileStamp(path)
+		if !exists {
 			// A version folder still being filled: not a failure, not a version.
 			missing = append(missing, path)
 			continue
 		}
+		fstamp := file + "|" + configStamp(c)
 		v := old.find(name)
 		if v == nil || v.stamp != fstamp {
 			v, err = r.load(e.Name, name, c, path, fstamp)
@@ -236,13 +235,22 @@ func (r *Repository) Ready() bool {
 	return len(models) > 0
 }
 
-// Version finds a serving version; "" is the newest.
-func (r *Repository) Version(name, version string) (*Version, error) {
+// Model finds a configured model.
+func (r *Repository) Model(name string) (*Entry, error) {
 	r.mu.RLock()
 	e := r.models[name]
 	r.mu.RUnlock()
 	if e == nil {
 		return nil, fmt.Errorf("%w: %q is not in the repository (models: %s)", ErrModelNotFound, name, r.names())
+	}
+	return e, nil
+}
+
+// Version finds a serving version; "" is the newest.
+func (r *Repository) Version(name, version string) (*Version, error) {
+	e, err := r.Model(name)
+	if err != nil {
+		return nil, err
 	}
 	return e.Version(version)
 }

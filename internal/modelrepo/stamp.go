@@ -2,7 +2,9 @@ package modelrepo
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,26 +14,31 @@ import (
 
 // folderStamp summarises a model folder (its config and every version
 // folder's files: names, sizes, modification times) so that a scan reloads
-// only what changed.
-func folderStamp(folder string) string {
+// only what changed. It returns the version numbers it found too.
+func folderStamp(folder string) (string, []int) {
 	var b strings.Builder
-	b.WriteString(fileStamp(filepath.Join(folder, ConfigFile)))
-	for _, n := range versionNumbers(folder) {
+	config, _ := fileStamp(filepath.Join(folder, ConfigFile))
+	b.WriteString(config)
+	numbers := versionNumbers(folder)
+	for _, n := range numbers {
 		dir := filepath.Join(folder, strconv.Itoa(n))
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			fmt.Fprintf(&b, "|%d/%s", n, fileStamp(filepath.Join(dir, e.Name())))
+			file, _ := fileStamp(filepath.Join(dir, e.Name()))
+			fmt.Fprintf(&b, "|%d/%s", n, file)
 		}
 	}
-	return b.String()
+	return b.String(), numbers
 }
 
-func fileStamp(path string) string {
+// fileStamp is a file's name, size and modification time, and whether it
+// exists.
+func fileStamp(path string) (string, bool) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return filepath.Base(path) + ":missing"
+		return filepath.Base(path) + ":missing", !errors.Is(err, fs.ErrNotExist)
 	}
-	return fmt.Sprintf("%s:%d:%d", filepath.Base(path), st.Size(), st.ModTime().UnixNano())
+	return fmt.Sprintf("%s:%d:%d", filepath.Base(path), st.Size(), st.ModTime().UnixNano()), true
 }
 
 // configStamp makes a version reload when its model's config changes.

@@ -28,9 +28,13 @@ type modelMetadata struct {
 	Features []string `json:"features,omitempty"`
 }
 
-// metadataOf describes a serving version.
+// metadataOf describes a serving version, and lists the model's others.
 func (s *Server) metadataOf(name, version string) (modelMetadata, error) {
-	v, err := s.repo.Version(name, version)
+	e, err := s.repo.Model(name)
+	if err != nil {
+		return modelMetadata{}, err
+	}
+	v, err := e.Version(version)
 	if err != nil {
 		return modelMetadata{}, err
 	}
@@ -39,25 +43,13 @@ func (s *Server) metadataOf(name, version string) (modelMetadata, error) {
 		Name: v.Model, Platform: info.Format, Features: v.Features,
 		Inputs: []tensorMetadata{{Name: "input-0", Datatype: model.FP64, Shape: []int64{-1, int64(info.Features)}}},
 	}
-	for _, sv := range s.servingVersions(v.Model) {
-		md.Versions = append(md.Versions, sv)
+	for _, sv := range e.Versions() {
+		md.Versions = append(md.Versions, sv.Name)
 	}
 	for _, o := range info.Outputs {
 		md.Outputs = append(md.Outputs, tensorMetadata{Name: o.Name, Datatype: o.Datatype, Shape: o.Shape})
 	}
 	return md, nil
-}
-
-func (s *Server) servingVersions(name string) []string {
-	var out []string
-	for _, e := range s.repo.Models() {
-		if e.Name == name {
-			for _, v := range e.Versions() {
-				out = append(out, v.Name)
-			}
-		}
-	}
-	return out
 }
 
 func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
