@@ -11,19 +11,11 @@ import (
 // of a depth-limited gbtree), so the benchmark needs no Python.
 func syntheticXGBoost(trees, depth, features int) []byte {
 	rng := rand.New(rand.NewPCG(1, 2))
-	type tree struct {
-		Left        []int32   `json:"left_children"`
-		Right       []int32   `json:"right_children"`
-		Feature     []int32   `json:"split_indices"`
-		Condition   []float32 `json:"split_conditions"`
-		DefaultLeft []int     `json:"default_left"`
-		SplitType   []int     `json:"split_type"`
-	}
-	var all []tree
+	var all []xgbTree
 	var info []int
 	for range trees {
 		n := 1<<(depth+1) - 1
-		t := tree{}
+		t := xgbTree{}
 		for i := 0; i < n; i++ {
 			l, r := int32(2*i+1), int32(2*i+2)
 			if int(l) >= n {
@@ -31,7 +23,7 @@ func syntheticXGBoost(trees, depth, features int) []byte {
 			}
 			t.Left, t.Right = append(t.Left, l), append(t.Right, r)
 			t.Feature = append(t.Feature, int32(rng.IntN(features)))
-			t.Condition = append(t.Condition, rng.Float32())
+			t.Condition = append(t.Condition, xgbFloat32(rng.Float32()))
 			t.DefaultLeft = append(t.DefaultLeft, rng.IntN(2))
 			t.SplitType = append(t.SplitType, 0)
 		}

@@ -174,11 +174,9 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-var rawSize = map[string]int{"FP32": 4, "FP64": 8, "INT8": 1, "INT16": 2, "INT32": 4, "INT64": 8, "UINT8": 1, "UINT16": 2, "UINT32": 4, "UINT64": 8, "BOOL": 1}
-
 // decodeRaw reads little-endian, row-major tensor bytes.
 func decodeRaw(name, datatype string, b []byte) ([]float64, error) {
-	size, ok := rawSize[datatype]
+	size, ok := datatypeSize[datatype]
 	if !ok {
 		return nil, checkDatatype(&tensor{name: name, datatype: datatype})
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -257,11 +258,7 @@ func checkOutputs(v *modelrepo.Version, wanted []string) error {
 		names = append(names, o.Name)
 	}
 	for _, w := range wanted {
-		found := false
-		for _, n := range names {
-			found = found || n == w
-		}
-		if !found {
+		if !slices.Contains(names, w) {
 			return badRequest("model %q has no output %q (outputs: %s)", v.Model, w, strings.Join(names, ", "))
 		}
 	}
