@@ -32,7 +32,7 @@ test: unit e2e
 bench: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/startup.sh
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/podstart.sh
-	$(GO) test -run '^$$' -bench BenchmarkPodStart -benchtime 30x ./internal/node/runtime
+	$(GO) test -run '^$$' -bench BenchmarkPodStart -benchtime 30x ./internal/node/podruntime
 
 # Regenerates the Open Inference Protocol's gRPC code (needs protoc, Debian's
 # protobuf-compiler, and the Go plugins at the versions the header names).

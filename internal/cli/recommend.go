@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,8 +29,20 @@ type containerAdvice struct {
 	Reason      string                    `json:"reason,omitempty"`
 }
 
-func newRecommendCommand(g *globals) *cobra.Command {
-	var namespace, output, kubeconfig string
+// RecommendOptions are skiff recommend's flags and argument.
+type RecommendOptions struct {
+	g          *globals
+	ctx        context.Context
+	Target     string // deployment/<name>
+	Namespace  string
+	Output     string // "" (a table), json or yaml
+	Kubeconfig string // empty: the data dir's
+}
+
+// NewCmdRecommend builds skiff recommend; runF, if not nil, runs instead
+// of recommendRun.
+func NewCmdRecommend(g *globals, runF func(*RecommendOptions) error) *cobra.Command {
+	opts := &RecommendOptions{g: g, Namespace: "default"}
 	cmd := &cobra.Command{
 		Use:   "recommend deployment/<name>",
 		Short: "Recommend a Deployment's container requests from their observed usage (the VPA recommender's method)",
@@ -42,42 +55,64 @@ Autoscaler's recommender does. Nothing is changed: apply the numbers with
 kubectl set resources, which rolls the Deployment out as usual.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kind, name, ok := strings.Cut(args[0], "/")
-			if !ok || (kind != "deployment" && kind != "deployments" && kind != "deploy") || name == "" {
-				return fmt.Errorf("%q: name a Deployment as deployment/<name>", args[0])
+			opts.ctx, opts.Target = cmd.Context(), args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			if kubeconfig == "" {
-				layout, err := g.layout()
-				if err != nil {
-					return err
-				}
-				kubeconfig = layout.Kubeconfig
-			}
-			advice, err := recommendDeployment(cmd.Context(), kubeconfig, namespace, name)
-			if err != nil {
-				return err
-			}
-			if done, err := printObject(g.stdout, output, advice); done {
-				return err
-			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CONTAINER\tCPU REQUEST\tMEMORY REQUEST\tRECOMMENDED CPU\tRECOMMENDED MEMORY\tSAMPLES\tWINDOW")
-			for _, a := range advice {
-				if a.Recommended == nil {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t%s\n", a.Container, a.CPURequest, a.MemRequest, a.Reason)
-					continue
-				}
-				r := a.Recommended
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", a.Container, a.CPURequest, a.MemRequest, r.CPU.String(), r.Memory.String(),
-					r.Samples, r.To.Sub(r.From).Round(time.Second))
-			}
-			return tw.Flush()
+			return recommendRun(opts)
 		},
 	}
-	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "the Deployment's namespace")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml")
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: the data dir's)")
+	cmd.Flags().StringVarP(&opts.Namespace, "namespace", "n", opts.Namespace, "the Deployment's namespace")
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "", "output format: json or yaml")
+	cmd.Flags().StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: the data dir's)")
 	return cmd
+}
+
+// deploymentName is the name in deployment/<name> (or deploy/, deployments/).
+func deploymentName(target string) (string, error) {
+	kind, name, ok := strings.Cut(target, "/")
+	if !ok || (kind != "deployment" && kind != "deployments" && kind != "deploy") || name == "" {
+		return "", fmt.Errorf("%q: name a Deployment as deployment/<name>", target)
+	}
+	return name, nil
+}
+
+func recommendRun(opts *RecommendOptions) error {
+	name, err := deploymentName(opts.Target)
+	if err != nil {
+		return err
+	}
+	kubeconfig := opts.Kubeconfig
+	if kubeconfig == "" {
+		layout, err := opts.g.layout()
+		if err != nil {
+			return err
+		}
+		kubeconfig = layout.Kubeconfig
+	}
+	advice, err := recommendDeployment(opts.ctx, kubeconfig, opts.Namespace, name)
+	if err != nil {
+		return err
+	}
+	if done, err := printObject(opts.g.stdout, opts.Output, advice); done {
+		return err
+	}
+	return printAdvice(opts.g.stdout, advice)
+}
+
+func printAdvice(w io.Writer, advice []containerAdvice) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CONTAINER\tCPU REQUEST\tMEMORY REQUEST\tRECOMMENDED CPU\tRECOMMENDED MEMORY\tSAMPLES\tWINDOW")
+	for _, a := range advice {
+		if a.Recommended == nil {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t%s\n", a.Container, a.CPURequest, a.MemRequest, a.Reason)
+			continue
+		}
+		r := a.Recommended
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", a.Container, a.CPURequest, a.MemRequest, r.CPU.String(), r.Memory.String(),
+			r.Samples, r.To.Sub(r.From).Round(time.Second))
+	}
+	return tw.Flush()
 }
 
 // recommendDeployment gathers the samples of the Deployment's pods from

@@ -2,40 +2,54 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/skiff-dev/skiff/internal/cluster"
 	"github.com/skiff-dev/skiff/internal/instance"
+	"github.com/skiff-dev/skiff/internal/progress"
 	"github.com/skiff-dev/skiff/internal/server"
 )
 
-func newUpCommand(g *globals) *cobra.Command {
-	o := cluster.Defaults()
-	var detach bool
-	var timeout time.Duration
+// UpOptions are skiff up's flags.
+type UpOptions struct {
+	g       *globals
+	ctx     context.Context
+	Cluster cluster.Options
+	Detach  bool
+	Timeout time.Duration // with Detach: how long to wait for the API
+	// ChildFlags go to a detached child: every flag the user set, as set
+	// (see childFlags).
+	ChildFlags []string
+}
+
+// parentOnly marks flags that mean something only to the process the
+// user started, so they are not passed to a detached child.
+const parentOnly = "skiff.dev/parent-only"
+
+// NewCmdUp builds skiff up; runF, if not nil, runs instead of upRun.
+func NewCmdUp(g *globals, runF func(*UpOptions) error) *cobra.Command {
+	opts := &UpOptions{g: g, Cluster: cluster.Defaults(), Timeout: 3 * time.Minute}
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the cluster (in the foreground, or in the background with --detach)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.DataDir = g.dataDir
-			if err := o.Validate(); err != nil {
-				return err
+			opts.ctx = cmd.Context()
+			opts.ChildFlags = childFlags(cmd)
+			if runF != nil {
+				return runF(opts)
 			}
-			if detach {
-				return upDetached(g, o, timeout)
-			}
-			return upForeground(cmd.Context(), g, o)
+			return upRun(opts)
 		},
 	}
+	o := &opts.Cluster
 	f := cmd.Flags()
 	f.IntVar(&o.APIPort, "api-port", o.APIPort, "port of the Kubernetes API server")
 	f.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "address the API server listens on")
@@ -49,54 +63,122 @@ func newUpCommand(g *globals) *cobra.Command {
 	f.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "port of the node's kubelet API (logs, exec, port-forward)")
 	f.IntVar(&o.MetricsPort, "metrics-port", o.MetricsPort, "port of metrics-server (the metrics.k8s.io API behind kubectl top), on the pod network's gateway or the node's address")
 	f.BoolVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "merge a \"skiff\" context into ~/.kube/config and select it")
-	f.BoolVarP(&detach, "detach", "d", false, "run in the background; return once the API is ready")
-	f.DurationVar(&timeout, "timeout", 3*time.Minute, "with --detach, how long to wait for the API")
+	f.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background; return once the API is ready")
+	f.DurationVar(&opts.Timeout, "timeout", opts.Timeout, "with --detach, how long to wait for the API")
+	_ = f.SetAnnotation("detach", parentOnly, []string{"true"}) // names a flag defined above: cannot fail
+	_ = f.SetAnnotation("timeout", parentOnly, []string{"true"})
 	return cmd
 }
 
-func upForeground(ctx context.Context, g *globals, o cluster.Options) error {
+// childFlags are the flags a detached child runs with: every flag the user
+// set (the command's own and the global ones), as they set it, so that a
+// new flag reaches the child without a list to keep; not the parent's own
+// flags, nor the data dir, which the child gets resolved.
+func childFlags(cmd *cobra.Command) []string {
+	var args []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name == "data-dir" || f.Annotations[parentOnly] != nil {
+			return
+		}
+		if s, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range s.GetSlice() {
+				args = append(args, "--"+f.Name+"="+v)
+			}
+			return
+		}
+		args = append(args, "--"+f.Name+"="+f.Value.String())
+	})
+	return args
+}
+
+func upRun(opts *UpOptions) error {
+	opts.Cluster.DataDir = opts.g.dataDir
+	opts.Cluster.Verbosity = opts.g.verbosity
+	if err := opts.Cluster.Validate(); err != nil {
+		return err
+	}
+	if opts.Detach {
+		return upDetached(opts)
+	}
+	return upForeground(opts)
+}
+
+// stopSignals end skiff up cleanly: Ctrl-C, kill, and a closed terminal.
+var stopSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
+
+func upForeground(opts *UpOptions) error {
 	notify := instance.NotifierFromEnv()
 	defer notify.Close()
+	report := opts.g.reporter(notify.Report)
 	start := time.Now()
-	progress := func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		fmt.Fprintf(g.stderr, "%s %s\n", time.Now().Format("15:04:05.000"), msg)
-		notify.Progress(msg)
-	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(opts.ctx)
 	defer cancel()
+	defer keepWritingThroughBrokenPipes()()
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)
 	result := make(chan error, 1)
 	go func() {
-		result <- server.Run(ctx, o, progress, func(st instance.State) {
-			progress("skiff is ready in %.1fs: API %s, kubeconfig %s", time.Since(start).Seconds(), st.APIServer, st.Kubeconfig)
+		result <- server.Run(ctx, opts.Cluster, report, func(st instance.State) {
+			report.Info("skiff is ready in %.1fs: API %s, kubeconfig %s", time.Since(start).Seconds(), st.APIServer, st.Kubeconfig)
 			notify.Ready()
 		})
 	}()
-	var err error
-	select {
-	case err = <-result:
-	case <-sigs:
-		progress("shutting down (send the signal again to exit at once)")
-		cancel()
-		select {
-		case err = <-result:
-		case <-sigs:
-			return errors.New("interrupted twice: exited without a clean stop; the next skiff up recovers")
-		}
-	}
+	err := waitForStop(result, sigs, cancel, report)
 	if err != nil {
 		notify.Failed(err)
 		return err
 	}
-	progress("stopped")
+	report.Info("stopped")
 	return nil
 }
 
-func upDetached(g *globals, o cluster.Options, timeout time.Duration) error {
-	layout, err := o.Layout()
+// waitForStop waits for the server to end, asking it to stop at the first
+// signal. Later signals do not cut the stop short: a skiff that exits
+// before it has stopped leaves pods, links and rules behind.
+func waitForStop(result <-chan error, sigs <-chan os.Signal, stop func(), report *progress.Reporter) error {
+	stopping := false
+	for {
+		select {
+		case err := <-result:
+			return err
+		case sig := <-sigs:
+			if !stopping {
+				report.Info("shutting down on %v", sig)
+				stop()
+				stopping = true
+				continue
+			}
+			report.Warn("already shutting down on %v; pods are being stopped and the network removed (kill -9 exits at once, and the next skiff up cleans up)", sig)
+		}
+	}
+}
+
+// keepWritingThroughBrokenPipes makes a write to a stdout or stderr whose
+// reader is gone (make run | tee, and tee died) fail with EPIPE instead of
+// killing skiff with SIGPIPE before it could clean up. Notify rather than
+// Ignore, so that pods' processes still start with SIGPIPE's default.
+func keepWritingThroughBrokenPipes() (undo func()) {
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-pipes:
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(pipes)
+		close(done)
+	}
+}
+
+func upDetached(opts *UpOptions) error {
+	layout, err := opts.Cluster.Layout()
 	if err != nil {
 		return err
 	}
@@ -107,33 +189,15 @@ func upDetached(g *globals, o cluster.Options, timeout time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("finding the skiff binary to run in the background: %w", err)
 	}
-	args := []string{
-		"up", "--detach=false",
-		"--data-dir", layout.Root,
-		"--api-port", strconv.Itoa(o.APIPort),
-		"--bind-address", o.BindAddress,
-		"--etcd-port", strconv.Itoa(o.EtcdPort),
-		"--service-cidr", o.ServiceCIDR,
-		"--pod-cidr", o.PodCIDR,
-		"--cluster-domain", o.ClusterDomain,
-		"--pod-network=" + strconv.FormatBool(o.PodNetwork),
-		"--kubelet-port", strconv.Itoa(o.KubeletPort),
-		"--metrics-port", strconv.Itoa(o.MetricsPort),
-		"--write-kubeconfig=" + strconv.FormatBool(o.WriteKubeconfig),
-	}
-	if o.AdvertiseAddress != "" {
-		args = append(args, "--advertise-address", o.AdvertiseAddress)
-	}
-	if o.NodeName != "" {
-		args = append(args, "--node-name", o.NodeName)
-	}
 	start := time.Now()
-	st, err := instance.StartDetached(layout, exe, args, g.stderr, timeout)
+	args := append([]string{"up", "--detach=false", "--data-dir", layout.Root}, opts.ChildFlags...)
+	st, err := instance.StartDetached(layout, exe, args, opts.g.reporter(), opts.Timeout)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stdout, "skiff is running in the background (pid %d), ready in %.1fs\n", st.PID, time.Since(start).Seconds())
-	fmt.Fprintf(g.stdout, "  API:        %s\n  kubeconfig: %s\n  logs:       %s\n  stop with:  skiff down --data-dir %s\n",
+	out := opts.g.stdout
+	fmt.Fprintf(out, "skiff is running in the background (pid %d), ready in %.1fs\n", st.PID, time.Since(start).Seconds())
+	fmt.Fprintf(out, "  API:        %s\n  kubeconfig: %s\n  logs:       %s\n  stop with:  skiff down --data-dir %s\n",
 		st.APIServer, st.Kubeconfig, layout.LogFile, layout.Root)
 	return nil
 }

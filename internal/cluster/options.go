@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Options are the settings of `skiff up`.
@@ -29,7 +31,10 @@ type Options struct {
 	KubeletPort      int
 	MetricsPort      int // metrics-server (the metrics.k8s.io API)
 	WriteKubeconfig  bool
-	UserKubeconfig   string // where --write-kubeconfig merges; empty: ~/.kube/config
+	// Verbosity is the component log's level (klog's -v; 0 is the
+	// default, higher is chattier).
+	Verbosity      int
+	UserKubeconfig string // where --write-kubeconfig merges; empty: ~/.kube/config
 }
 
 // Defaults returns the options `skiff up` starts from.
@@ -77,8 +82,10 @@ func (o Options) Validate() error {
 			return invalid("%s %d is out of range (1-65534)", p.flag, p.port)
 		}
 	}
-	if o.NodeName != "" && !isDNSLabel(o.NodeName) {
-		return invalid("--node-name %q must be a lowercase DNS name (letters, digits, '-' and '.')", o.NodeName)
+	if o.NodeName != "" {
+		if errs := validation.IsDNS1123Subdomain(o.NodeName); len(errs) > 0 {
+			return invalid("--node-name %q must be a lowercase DNS name (letters, digits, '-' and '.'): %s", o.NodeName, strings.Join(errs, "; "))
+		}
 	}
 	if o.APIPort == o.EtcdPort || o.APIPort == o.EtcdPort+1 {
 		return invalid("--api-port %d collides with --etcd-port %d (etcd also uses %d)", o.APIPort, o.EtcdPort, o.EtcdPort+1)
@@ -100,8 +107,8 @@ func (o Options) Validate() error {
 	if pods.Overlaps(prefix) {
 		return invalid("--pod-cidr %s overlaps --service-cidr %s; give them separate ranges", o.PodCIDR, o.ServiceCIDR)
 	}
-	if o.ClusterDomain == "" || !isDNSLabel(o.ClusterDomain) {
-		return invalid("--cluster-domain %q must be a DNS name such as cluster.local", o.ClusterDomain)
+	if errs := validation.IsDNS1123Subdomain(o.ClusterDomain); len(errs) > 0 {
+		return invalid("--cluster-domain %q must be a DNS name such as cluster.local: %s", o.ClusterDomain, strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -161,17 +168,4 @@ func (o Options) NodeNameOrHost() (string, error) {
 		return "", invalid("hostname %q makes no valid node name; set --node-name", h)
 	}
 	return name, nil
-}
-
-func isDNSLabel(s string) bool {
-	if len(s) > 253 {
-		return false
-	}
-	for i, r := range s {
-		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || (r == '-' || r == '.') && i > 0 && i < len(s)-1
-		if !ok {
-			return false
-		}
-	}
-	return true
 }

@@ -22,7 +22,7 @@ func (o Options) AdvertiseIP() (net.IP, error) {
 }
 
 // EnsurePKI creates or checks the cluster certificates for these addresses.
-func EnsurePKI(l datadir.Layout, bind, advertise net.IP, serviceCIDR, nodeName string, extraIPs ...net.IP) error {
+func EnsurePKI(l datadir.Layout, bind, advertise net.IP, serviceCIDR, clusterDomain, nodeName string, extraIPs ...net.IP) error {
 	svcIP, err := firstServiceIP(serviceCIDR)
 	if err != nil {
 		return err
@@ -31,7 +31,7 @@ func EnsurePKI(l datadir.Layout, bind, advertise net.IP, serviceCIDR, nodeName s
 	if !bind.IsUnspecified() && !bind.IsLoopback() {
 		ips = append(ips, bind)
 	}
-	names := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	names := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + clusterDomain}
 	if h, err := os.Hostname(); err == nil && h != "" {
 		names = append(names, h)
 	}

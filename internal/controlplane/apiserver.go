@@ -43,7 +43,7 @@ func (c *Config) apiServerArgs() []string {
 		"--requestheader-username-headers=X-Remote-User",
 		"--proxy-client-cert-file=" + p.FrontProxyClientCert,
 		"--proxy-client-key-file=" + p.FrontProxyClientKey,
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-issuer=https://kubernetes.default.svc." + c.ClusterDomain,
 		"--service-account-key-file=" + p.ServiceAccountPub,
 		"--service-account-signing-key-file=" + p.ServiceAccountKey,
 		"--service-cluster-ip-range=" + c.ServiceCIDR,
@@ -81,6 +81,7 @@ func (c *Config) runAPIServer(ctx context.Context) error {
 	rest.SetDefaultWarningHandler(rest.NoWarnings{})
 	featureGate := s.GenericServerRunOptions.ComponentGlobalsRegistry.FeatureGateFor(basecompatibility.DefaultKubeComponent)
 	// Logging is configured once per process; the other components share it.
+	s.Logs.Verbosity = logsapi.VerbosityLevel(c.Verbosity)
 	var logOpts *logsapi.LoggingOptions
 	if c.LogOutput != nil {
 		logOpts = &logsapi.LoggingOptions{ErrorStream: c.LogOutput, InfoStream: c.LogOutput}

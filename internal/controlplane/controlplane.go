@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -9,10 +10,12 @@ import (
 	"strconv"
 	"time"
 
-	"k8s.io/klog/v2"
+	"github.com/go-logr/logr"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/kubeconfig"
+	"github.com/skiff-dev/skiff/internal/progress"
+	"github.com/skiff-dev/skiff/internal/stage"
 )
 
 // Config says where and how the control plane runs.
@@ -29,8 +32,13 @@ type Config struct {
 	AlsoListen []net.IP
 	// LogOutput receives the components' logs; nil leaves them on stderr.
 	LogOutput io.Writer
+	// ClusterDomain is the DNS domain of Services (cluster.local): the
+	// service account issuer is the API's name in it.
+	ClusterDomain string
+	// Verbosity is the component log's level (klog -v).
+	Verbosity int
 	// Progress receives one short line per step, for people.
-	Progress func(format string, args ...any)
+	Progress *progress.Reporter
 }
 
 // APIServerURL is the URL clients use.
@@ -44,12 +52,6 @@ func (c *Config) APIServerURL() string {
 
 func (c *Config) componentKubeconfig(name string) string {
 	return filepath.Join(c.Layout.PKI.Dir, name+".kubeconfig")
-}
-
-func (c *Config) progress(format string, args ...any) {
-	if c.Progress != nil {
-		c.Progress(format, args...)
-	}
 }
 
 // writeComponentKubeconfigs writes the kubeconfigs the controller-manager
@@ -73,77 +75,82 @@ func (c *Config) writeComponentKubeconfigs() error {
 	return nil
 }
 
-// component is one long-running part, stopped by cancelling its context.
-type component struct {
-	name   string
-	cancel context.CancelFunc
-	done   chan error
-}
+// stopTimeout bounds each component's stop; a hung one is reported and
+// the rest still stop.
+const stopTimeout = 30 * time.Second
 
-func start(ctx context.Context, name string, run func(context.Context) error) *component {
-	// Detached from ctx so that shutdown can stop components one by one,
-	// in reverse order, rather than all at once.
-	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c := &component{name: name, cancel: cancel, done: make(chan error, 1)}
-	go func() { c.done <- run(cctx) }()
-	return c
-}
-
-// stop cancels the component and waits for it, at most timeout.
-func (c *component) stop(timeout time.Duration) error {
-	c.cancel()
-	select {
-	case err := <-c.done:
-		// Once cancelled, whatever a component returns is its way of
-		// saying it stopped (the scheduler says "finished without leader
-		// elect"); it is logged, not reported as a failure.
-		if err != nil {
-			klog.InfoS("component stopped", "component", c.name, "result", err.Error())
-		}
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("%s did not stop within %s", c.name, timeout)
-	}
-}
-
-// Run starts etcd, the API server, the controller-manager and the scheduler
-// in that order, calls ready once the API answers, and blocks until ctx ends
-// or a component fails. Components stop in reverse order, etcd last.
-func (c *Config) Run(ctx context.Context, ready func()) (err error) {
+// Run starts etcd, the API server, the controller-manager and the
+// scheduler in that order, each once the one before is ready, calls ready
+// once all are, and blocks until ctx ends or a component fails.
+// Components stop in reverse order, etcd last.
+func (c *Config) Run(ctx context.Context, ready func()) error {
 	if err := c.writeComponentKubeconfigs(); err != nil {
 		return err
 	}
-	c.progress("starting etcd")
-	etcd, fresh, err := c.startEtcd(ctx)
+	var fresh bool // the data dir held no cluster: wait for bootstrap objects
+	return stage.Run(ctx, ready,
+		c.component("etcd", "", func(ctx context.Context, ready func()) error { return c.runEtcd(ctx, &fresh, ready) }),
+		c.component("kube-apiserver", " on "+c.APIServerURL(), func(ctx context.Context, ready func()) error {
+			return c.runAPIServerUntilReady(ctx, readyzExclusions(fresh), ready)
+		}),
+		c.component("kube-controller-manager", "", serves(c.runControllerManager)),
+		c.component("kube-scheduler", "", serves(c.runScheduler)),
+	)
+}
+
+// component is a stage that says when it starts and stops. Once asked to
+// stop, whatever a component returns is its way of saying it stopped (the
+// scheduler says "finished without leader elect"): logged, not a failure.
+func (c *Config) component(name, where string, run func(ctx context.Context, ready func()) error) stage.Stage {
+	return stage.Stage{Name: name, StopTimeout: stopTimeout, Run: func(ctx context.Context, ready func()) error {
+		c.Progress.Info("starting %s%s", name, where)
+		err := run(ctx, ready)
+		if ctx.Err() != nil {
+			if err != nil {
+				logr.FromContextOrDiscard(ctx).Info("component stopped", "result", err.Error())
+			}
+			c.Progress.Info("%s stopped", name)
+			return nil
+		}
+		return err
+	}}
+}
+
+// serves adapts a component that serves as soon as it runs.
+func serves(run func(context.Context) error) func(context.Context, func()) error {
+	return func(ctx context.Context, ready func()) error {
+		ready()
+		return run(ctx)
+	}
+}
+
+// runEtcd serves embedded etcd until ctx ends; fresh is set before ready.
+func (c *Config) runEtcd(ctx context.Context, fresh *bool, ready func()) error {
+	etcd, isFresh, err := c.startEtcd(ctx)
 	if err != nil {
 		return err
 	}
-	var running []*component
-	defer func() {
-		for i := len(running) - 1; i >= 0; i-- {
-			if serr := running[i].stop(30 * time.Second); serr != nil && err == nil {
-				err = serr
-			}
-			c.progress("%s stopped", running[i].name)
-		}
-		etcd.Close()
-		c.progress("etcd stopped")
-	}()
+	defer etcd.Close()
+	*fresh = isFresh
+	ready()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-etcd.Err():
+		return fmt.Errorf("etcd: %w", err)
+	}
+}
 
-	c.progress("starting kube-apiserver on %s", c.APIServerURL())
-	apiserver := start(ctx, "kube-apiserver", c.runAPIServer)
-	running = append(running, apiserver)
-	if err := c.waitReady(ctx, apiserver, readyzExclusions(fresh)); err != nil {
-		return err
+// runAPIServerUntilReady runs the API server, calling ready once /readyz
+// (less exclude) answers.
+func (c *Config) runAPIServerUntilReady(ctx context.Context, exclude []string, ready func()) error {
+	done := make(chan error, 1)
+	go func() { done <- c.runAPIServer(ctx) }()
+	if err := c.waitReady(ctx, done, exclude); err != nil {
+		return errors.Join(err, <-done)
 	}
-	c.progress("starting kube-controller-manager and kube-scheduler")
-	running = append(running,
-		start(ctx, "kube-controller-manager", c.runControllerManager),
-		start(ctx, "kube-scheduler", c.runScheduler))
-	if ready != nil {
-		ready()
-	}
-	return c.watch(ctx, running, etcd.Err())
+	ready()
+	return <-done
 }
 
 // bootstrapHooks re-apply default objects (RBAC roles, priority classes)
@@ -162,29 +169,4 @@ func readyzExclusions(fresh bool) []string {
 		return nil
 	}
 	return bootstrapHooks
-}
-
-// watch blocks until ctx ends or any component exits on its own.
-func (c *Config) watch(ctx context.Context, running []*component, etcdErr <-chan error) error {
-	failed := make(chan error, len(running))
-	for _, comp := range running {
-		go func() {
-			select {
-			case err := <-comp.done:
-				comp.done <- err // keep it for stop
-				if ctx.Err() == nil {
-					failed <- fmt.Errorf("%s exited: %v", comp.name, err)
-				}
-			case <-ctx.Done():
-			}
-		}()
-	}
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-failed:
-		return err
-	case err := <-etcdErr:
-		return fmt.Errorf("etcd: %w", err)
-	}
 }

@@ -13,7 +13,7 @@ import (
 
 // waitReady polls /readyz (less the excluded checks) until the API server
 // says it is ready, it exits, or two minutes pass.
-func (c *Config) waitReady(ctx context.Context, apiserver *component, exclude []string) error {
+func (c *Config) waitReady(ctx context.Context, apiserver chan error, exclude []string) error {
 	p := c.Layout.PKI
 	client, err := pki.HTTPClient(p.CACert, p.AdminCert, p.AdminKey, 5*time.Second)
 	if err != nil {
@@ -27,8 +27,8 @@ func (c *Config) waitReady(ctx context.Context, apiserver *component, exclude []
 	last := ""
 	for {
 		select {
-		case err := <-apiserver.done:
-			apiserver.done <- err
+		case err := <-apiserver:
+			apiserver <- err // still the caller's to read
 			return fmt.Errorf("kube-apiserver exited before it was ready: %v", err)
 		case <-ctx.Done():
 			return ctx.Err()

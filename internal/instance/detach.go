@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
+	"github.com/skiff-dev/skiff/internal/progress"
 )
 
 // EnvNotifyFD tells a detached child which file descriptor reports its
@@ -38,8 +39,14 @@ func (n *Notifier) send(kind, msg string) {
 	_, _ = fmt.Fprintf(n.w, "%s %s\n", kind, strings.ReplaceAll(msg, "\n", " "))
 }
 
-// Progress forwards one progress line.
-func (n *Notifier) Progress(msg string) { n.send("progress", msg) }
+// Report forwards one progress line; it is a progress.Sink.
+func (n *Notifier) Report(level progress.Level, msg string) {
+	if level == progress.Warning {
+		n.send("warning", msg)
+		return
+	}
+	n.send("progress", msg)
+}
 
 // Ready reports success and closes the channel.
 func (n *Notifier) Ready() {
@@ -63,8 +70,8 @@ func (n *Notifier) Close() {
 
 // StartDetached runs `exe args...` as a background skiff in its own session,
 // its output appended to the data dir's log, and waits until it reports the
-// cluster ready (progress lines go to out) or fails.
-func StartDetached(l datadir.Layout, exe string, args []string, out io.Writer, timeout time.Duration) (State, error) {
+// cluster ready (its progress lines go to report) or fails.
+func StartDetached(l datadir.Layout, exe string, args []string, report *progress.Reporter, timeout time.Duration) (State, error) {
 	if held, pid, err := datadir.Held(l); err != nil {
 		return State{}, err
 	} else if held {
@@ -95,7 +102,7 @@ func StartDetached(l datadir.Layout, exe string, args []string, out io.Writer, t
 	go func() { _ = cmd.Wait(); close(exited) }()
 
 	result := make(chan error, 1)
-	go func() { result <- readReport(r, out) }()
+	go func() { result <- readReport(r, report) }()
 	select {
 	case err := <-result:
 		if err != nil {
@@ -132,13 +139,15 @@ func exitedOrTimeout(exited chan struct{}, d time.Duration) <-chan struct{} {
 }
 
 // readReport relays progress until the child says ready (nil) or fails.
-func readReport(r io.Reader, out io.Writer) error {
+func readReport(r io.Reader, report *progress.Reporter) error {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		kind, msg, _ := strings.Cut(sc.Text(), " ")
 		switch kind {
 		case "progress":
-			fmt.Fprintln(out, msg)
+			report.Info("%s", msg)
+		case "warning":
+			report.Warn("%s", msg)
 		case "ready":
 			return nil
 		case "error":

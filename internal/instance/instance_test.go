@@ -1,7 +1,6 @@
 package instance
 
 import (
-	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -10,30 +9,53 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
+	"github.com/skiff-dev/skiff/internal/progress"
 )
 
 func TestReadReport(t *testing.T) {
+	t.Parallel()
+	info := func(msg string) progress.Line { return progress.Line{Level: progress.Info, Msg: msg} }
 	tests := []struct {
 		name         string
 		report       string
 		wantErr      string // empty: ready
-		wantProgress string
+		wantProgress []progress.Line
 	}{
-		{"ready", "progress starting etcd\nprogress starting kube-apiserver\nready \n", "", "starting etcd\nstarting kube-apiserver\n"},
-		{"failed", "progress starting etcd\nerror port already in use: port 6443\n", "port already in use: port 6443", "starting etcd\n"},
-		{"died silently", "progress starting etcd\n", "exited during start-up", "starting etcd\n"},
+		{
+			name:         "ready",
+			report:       "progress starting etcd\nprogress starting kube-apiserver\nready \n",
+			wantProgress: []progress.Line{info("starting etcd"), info("starting kube-apiserver")},
+		},
+		{
+			name:         "warnings keep their level",
+			report:       "progress starting etcd\nwarning no GPUs offered\nready \n",
+			wantProgress: []progress.Line{info("starting etcd"), {Level: progress.Warning, Msg: "no GPUs offered"}},
+		},
+		{
+			name:         "failed",
+			report:       "progress starting etcd\nerror port already in use: port 6443\n",
+			wantErr:      "port already in use: port 6443",
+			wantProgress: []progress.Line{info("starting etcd")},
+		},
+		{
+			name:         "died silently",
+			report:       "progress starting etcd\n",
+			wantErr:      "exited during start-up",
+			wantProgress: []progress.Line{info("starting etcd")},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			err := readReport(strings.NewReader(tt.report), &out)
+			t.Parallel()
+			var rec progress.Recorder
+			err := readReport(strings.NewReader(tt.report), progress.New(rec.Sink))
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("readReport = %v, want ready", err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("readReport = %v, want error with %q", err, tt.wantErr)
 			}
-			if diff := cmp.Diff(tt.wantProgress, out.String()); diff != "" {
+			if diff := cmp.Diff(tt.wantProgress, rec.Lines()); diff != "" {
 				t.Errorf("progress (-want +got):\n%s", diff)
 			}
 		})

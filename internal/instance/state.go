@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/skiff-dev/skiff/internal/atomicfile"
 	"github.com/skiff-dev/skiff/internal/datadir"
-	"github.com/skiff-dev/skiff/internal/pki"
 )
 
 // State is what a running skiff records about itself in run/state.json.
@@ -38,7 +38,7 @@ func WriteState(l datadir.Layout, s State) error {
 	if err != nil {
 		return err
 	}
-	return pki.WriteFileAtomic(l.StateFile, append(data, '\n'), 0o600)
+	return atomicfile.Write(l.StateFile, append(data, '\n'), 0o600)
 }
 
 // ReadState reads the state file; ok is false when there is none.

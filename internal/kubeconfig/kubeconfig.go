@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/skiff-dev/skiff/internal/pki"
+	"github.com/skiff-dev/skiff/internal/atomicfile"
 )
 
 // Client describes one client identity talking to one API server.
@@ -63,7 +63,7 @@ func Write(path string, cfg *clientcmdapi.Config) error {
 	if err != nil {
 		return fmt.Errorf("encoding kubeconfig %s: %w", path, err)
 	}
-	return pki.WriteFileAtomic(path, data, 0o600)
+	return atomicfile.Write(path, data, 0o600)
 }
 
 // Merge puts the cluster, user and context named name from src into the

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	apiregv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/metrics-server/cmd/metrics-server/app/options"
 )
 
@@ -129,7 +130,7 @@ func register(ctx context.Context, c Config) error {
 		ObjectMeta:  metav1.ObjectMeta{Name: serviceName, Namespace: namespace, Labels: sliceLabels},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{c.Listen.String()}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr("https"), Port: &port, Protocol: ptr(corev1.ProtocolTCP)}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: &port, Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
 	slices := kube.DiscoveryV1().EndpointSlices(namespace)
 	if err := createOrUpdate(ctx, slices.Get, slices.Create, func(old *discoveryv1.EndpointSlice) (*discoveryv1.EndpointSlice, error) {
@@ -142,7 +143,7 @@ func register(ctx context.Context, c Config) error {
 	as := &apiregv1.APIService{
 		ObjectMeta: metav1.ObjectMeta{Name: apiService, Labels: labels},
 		Spec: apiregv1.APIServiceSpec{
-			Service: &apiregv1.ServiceReference{Namespace: namespace, Name: serviceName, Port: ptr(int32(443))},
+			Service: &apiregv1.ServiceReference{Namespace: namespace, Name: serviceName, Port: ptr.To(int32(443))},
 			Group:   "metrics.k8s.io", Version: "v1beta1", InsecureSkipTLSVerify: true,
 			GroupPriorityMinimum: 100, VersionPriority: 100,
 		},
@@ -170,5 +171,3 @@ func createOrUpdate[T interface{ GetName() string }](ctx context.Context,
 	_, err = update(old)
 	return err
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -11,7 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/skiff-dev/skiff/internal/node/runtime"
+	"github.com/skiff-dev/skiff/internal/node/podruntime"
 	"github.com/skiff-dev/skiff/internal/recommend"
 )
 
@@ -56,7 +56,7 @@ func newHistory(window time.Duration) *history {
 
 // record adds a sample per running container: its CPU rate since the
 // last reading, and its working set. Samples older than the window go.
-func (h *history) record(usage []runtime.PodUsage) {
+func (h *history) record(usage []podruntime.PodUsage) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var newest time.Time
@@ -88,7 +88,7 @@ func (h *history) record(usage []runtime.PodUsage) {
 }
 
 // run samples usage every period until ctx ends.
-func (h *history) run(ctx context.Context, period time.Duration, usage func() []runtime.PodUsage) {
+func (h *history) run(ctx context.Context, period time.Duration, usage func() []podruntime.PodUsage) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -125,5 +125,6 @@ func (h *history) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// Fails only when the client has gone: no one to tell.
 	_ = json.NewEncoder(w).Encode(h.lookup(ns, sel))
 }

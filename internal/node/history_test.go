@@ -11,13 +11,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
-	"github.com/skiff-dev/skiff/internal/node/runtime"
+	"github.com/skiff-dev/skiff/internal/node/podruntime"
 	"github.com/skiff-dev/skiff/internal/recommend"
 )
 
-func reading(at time.Time, pod string, cpuNanos uint64, ws uint64) []runtime.PodUsage {
-	return []runtime.PodUsage{{Namespace: "default", Name: pod, UID: types.UID("uid-" + pod), Labels: map[string]string{"app": pod}, Time: at,
-		Containers: []runtime.ContainerUsage{{Name: "app", Usage: cgroups.Usage{CPUNanos: cpuNanos, WorkingSetBytes: ws}}}}}
+func reading(at time.Time, pod string, cpuNanos uint64, ws uint64) []podruntime.PodUsage {
+	return []podruntime.PodUsage{{Namespace: "default", Name: pod, UID: types.UID("uid-" + pod), Labels: map[string]string{"app": pod}, Time: at,
+		Containers: []podruntime.ContainerUsage{{Name: "app", Usage: cgroups.Usage{CPUNanos: cpuNanos, WorkingSetBytes: ws}}}}}
 }
 
 func TestHistoryRatesAndWindow(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/skiff-dev/skiff/internal/node/images"
+	"github.com/skiff-dev/skiff/internal/progress"
 )
 
 // imageMap serves images.yaml, reloading it when it changes, so that a
@@ -13,14 +14,14 @@ import (
 // last good map and is reported once per change.
 type imageMap struct {
 	file   string
-	report func(format string, args ...any)
+	report *progress.Reporter
 
 	mu      sync.Mutex
 	modTime time.Time
 	current *images.Map
 }
 
-func newImageMap(file string, report func(string, ...any)) (*imageMap, error) {
+func newImageMap(file string, report *progress.Reporter) (*imageMap, error) {
 	m := &imageMap{file: file, report: report}
 	current, err := images.Load(file)
 	if err != nil {
@@ -43,7 +44,7 @@ func (m *imageMap) lookup(ref string) (images.Image, bool) {
 	if !mod.Equal(m.modTime) {
 		m.modTime = mod
 		if next, err := images.Load(m.file); err != nil {
-			m.report("warning: %v; keeping the previous image map", err)
+			m.report.Warn("%v; keeping the previous image map", err)
 		} else {
 			m.current = next
 		}

@@ -2,34 +2,27 @@ package node
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"path/filepath"
-	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/virtual-kubelet/virtual-kubelet/node"
+	"github.com/go-logr/logr"
+	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
-	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/gpu"
-	"github.com/skiff-dev/skiff/internal/node/runtime"
+	"github.com/skiff-dev/skiff/internal/node/podruntime"
+	"github.com/skiff-dev/skiff/internal/progress"
 )
 
 // memoryVolumeRoot holds, per skiff instance, the tmpfs mounts of emptyDir
@@ -58,165 +51,167 @@ type Config struct {
 	Cgroups bool
 	// Network, when set, gives pods their own network (needs Sandboxes);
 	// DNS is then their resolv.conf.
-	Network runtime.PodNetwork
-	DNS     runtime.DNS
-	// Progress receives one short line per notable step, for people.
-	Progress func(format string, args ...any)
-}
-
-// podQueueLimiter paces the node's pod queues as the control plane's
-// clients are paced (500 per second, bursts of 1000), with the usual
-// per-pod back-off for retries.
-func podQueueLimiter() workqueue.TypedRateLimiter[any] {
-	return workqueue.NewTypedMaxOfRateLimiter(
-		workqueue.NewTypedItemExponentialFailureRateLimiter[any](5*time.Millisecond, 30*time.Second),
-		&workqueue.TypedBucketRateLimiter[any]{Limiter: rate.NewLimiter(rate.Limit(500), 1000)},
-	)
+	Network podruntime.PodNetwork
+	DNS     podruntime.DNS
+	// Progress receives one short line per notable step, for people; nil
+	// says nothing.
+	Progress *progress.Reporter
 }
 
 // Node is a running node agent.
 type Node struct {
 	cfg     Config
-	runtime *runtime.Runtime
+	inst    instance
+	runtime *podruntime.Runtime
 	vk      *nodeutil.Node
 	events  record.EventBroadcaster
 	client  kubernetes.Interface
 	history *history
+	log     logr.Logger
 }
 
-// New prepares the node agent; Run starts it.
-func New(cfg Config) (*Node, error) {
-	rest, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+// New prepares the node agent; Run starts it. ctx bounds the preparation
+// (GPU detection) and gives the logger (logr.FromContextOrDiscard), not
+// the node's life.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	log := logr.FromContextOrDiscard(ctx)
+	client, err := newClient(cfg.Kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("node kubeconfig %s: %w", cfg.Kubeconfig, err)
+		return nil, err
+	}
+	inst := instanceOf(cfg.DataDir)
+	if err := cleanAfterCrash(cfg, inst); err != nil {
+		return nil, err
+	}
+	gpus := detectGPUs(ctx, cfg.Progress)
+	spec, err := nodeObject(cfg, gpus.Count())
+	if err != nil {
+		return nil, err
+	}
+	imageFile := filepath.Join(cfg.DataDir, "images.yaml")
+	imgs, err := newImageMap(imageFile, cfg.Progress)
+	if err != nil {
+		return nil, fmt.Errorf("%w (fix or move %s)", err, imageFile)
+	}
+	events := record.NewBroadcaster()
+	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.Name})
+	vols := newVolumes(client, inst.memoryRoot, spec.Status.Allocatable)
+	rc := runtimeConfig(cfg, inst)
+	rc.GPUs, rc.Images, rc.Volumes = gpus, imgs.lookup, vols.prepare
+	rc.Recorder, rc.Logger = recordTo(recorder), log.WithName("podruntime")
+	rt, err := podruntime.New(rc)
+	if err != nil {
+		return nil, err
+	}
+	hist := newHistory(historyWindow)
+	api, err := newKubeletAPI(cfg, client, rt, hist)
+	if err != nil {
+		return nil, err
+	}
+	vk, err := newVirtualNode(cfg, client, spec, recorder, api,
+		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, vknode.NodeProvider, error) {
+			vols.useListers(pc.ConfigMaps, pc.Secrets)
+			return &provider{rt: rt, pods: pc.Pods, allocatable: spec.Status.Allocatable, stats: newStats(cfg.Name, rt.Usage)}, nil, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &Node{cfg: cfg, inst: inst, runtime: rt, vk: vk, events: events, client: client, history: hist, log: log}, nil
+}
+
+// newClient is the node's own client, paced for bursts of pod status
+// updates (client-go's default allows 5 requests per second).
+func newClient(kubeconfig string) (kubernetes.Interface, error) {
+	rest, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("node kubeconfig %s: %w", kubeconfig, err)
 	}
 	rest.QPS, rest.Burst = 200, 400
 	client, err := kubernetes.NewForConfig(rest)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("node client: %w", err)
 	}
-	// Processes a crashed skiff left behind are killed before syncing, so
-	// every pod the API holds runs exactly once.
-	// Per instance, so two skiffs on one machine never clean each other's.
-	id := datadir.InstanceID(cfg.DataDir)
-	memoryRoot := filepath.Join(memoryVolumeRoot, id)
-	cgtree := cgroups.ForInstance(id)
-	killed, err := runtime.CleanOrphans(cfg.PodsDir, memoryRoot)
+	return client, nil
+}
+
+// instance is what one skiff (one data dir) owns on the machine outside
+// its data dir, so that two skiffs on one machine never clean each
+// other's.
+type instance struct {
+	memoryRoot string // memory-backed volumes, per pod UID
+	cgroups    cgroups.Tree
+}
+
+func instanceOf(dataDir string) instance {
+	id := datadir.InstanceID(dataDir)
+	return instance{memoryRoot: filepath.Join(memoryVolumeRoot, id), cgroups: cgroups.ForInstance(id)}
+}
+
+// cleanAfterCrash kills the processes a crashed skiff left behind before
+// the node syncs, so that every pod the API holds runs exactly once.
+func cleanAfterCrash(cfg Config, inst instance) error {
+	killed, err := podruntime.CleanOrphans(cfg.PodsDir, inst.memoryRoot)
 	if err != nil {
-		return nil, fmt.Errorf("cleaning pods left by an earlier skiff: %w", err)
+		return fmt.Errorf("cleaning pods left by an earlier skiff: %w", err)
 	}
-	if killed > 0 && cfg.Progress != nil {
-		cfg.Progress("stopped %d container process group(s) left by an earlier skiff; their pods restart", killed)
+	if killed > 0 {
+		cfg.Progress.Info("stopped %d container process group(s) left by an earlier skiff; their pods restart", killed)
 	}
-	rt, err := runtime.New(cfg.PodsDir, cfg.InternalIP.String())
-	if err != nil {
-		return nil, err
-	}
-	progress := cfg.Progress
-	if progress == nil {
-		progress = func(string, ...any) {}
-	}
-	gpus, err := gpu.Detect(context.Background())
-	if err != nil {
-		// A broken driver must not keep the node from serving CPU pods.
-		progress("warning: no GPUs offered: %v", err)
-	} else if len(gpus) > 0 {
-		progress("offering %d GPU(s) as %s: %s", len(gpus), gpu.Resource, gpus[0].Name)
-	}
-	rt.SetGPUs(gpu.NewAllocator(gpus))
-	spec, err := nodeObject(cfg, len(gpus))
-	if err != nil {
-		return nil, err
-	}
-	auth, err := nodeutil.WebhookAuth(client, cfg.Name, func(c *nodeutil.WebhookAuthConfig) error {
-		ca, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", cfg.CAFile)
-		if err != nil {
-			return fmt.Errorf("kubelet client CA: %w", err)
-		}
-		c.AuthnConfig.ClientCertificateCAContentProvider = ca
+	if !cfg.Cgroups {
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("kubelet API authentication: %w", err)
 	}
-	imageFile := filepath.Join(cfg.DataDir, "images.yaml")
-	imgs, err := newImageMap(imageFile, progress)
+	n, err := sweepCgroups(inst.cgroups)
 	if err != nil {
-		return nil, fmt.Errorf("%w (fix or move %s)", err, imageFile)
+		return fmt.Errorf("cleaning cgroups left by an earlier skiff: %w", err)
 	}
-	rt.SetImageLookup(imgs.lookup)
-	rt.AddScratchRoot(memoryRoot)
+	if n > 0 {
+		cfg.Progress.Info("stopped %d process(es) left in skiff's cgroups by an earlier skiff", n)
+	}
+	return nil
+}
+
+// detectGPUs offers the machine's NVIDIA GPUs. A broken driver must not
+// keep the node from serving CPU pods, so it offers none then.
+func detectGPUs(ctx context.Context, report *progress.Reporter) *gpu.Allocator {
+	gpus, err := gpu.Detect(ctx)
+	if err != nil {
+		report.Warn("no GPUs offered: %v", err)
+		return gpu.NewAllocator(nil)
+	}
+	if len(gpus) > 0 {
+		report.Info("offering %d GPU(s) as %s: %s", len(gpus), gpu.Resource, gpus[0].Name)
+	}
+	return gpu.NewAllocator(gpus)
+}
+
+// runtimeConfig is the pod runtime's part of cfg: where pods live and what
+// isolates them. New adds what it builds (GPUs, images, volumes, events).
+func runtimeConfig(cfg Config, inst instance) podruntime.Config {
+	rc := podruntime.Config{
+		PodsDir:      cfg.PodsDir,
+		HostIP:       cfg.InternalIP.String(),
+		ScratchRoots: []string{inst.memoryRoot},
+	}
 	if cfg.Cgroups {
-		if n, err := sweepCgroups(cgtree); err != nil {
-			return nil, fmt.Errorf("cleaning cgroups left by an earlier skiff: %w", err)
-		} else if n > 0 && cfg.Progress != nil {
-			cfg.Progress("stopped %d process(es) left in skiff's cgroups by an earlier skiff", n)
-		}
-		rt.UseCgroups(cgtree)
+		rc.Cgroups = &inst.cgroups
 	}
 	if cfg.Sandboxes {
 		// The running binary, even if the file was replaced since.
-		rt.UseSandboxes("/proc/self/exe")
-		rt.MaskPaths(cfg.DataDir)
+		rc.SandboxBinary = "/proc/self/exe"
+		rc.MaskedPaths = []string{cfg.DataDir}
 		if cfg.Network != nil {
-			rt.UseNetwork(cfg.Network, cfg.DNS)
+			rc.Network, rc.DNS = cfg.Network, cfg.DNS
 		}
 	}
-	events := record.NewBroadcaster()
-	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.Name})
-	rt.SetRecorder(func(pod *corev1.Pod, eventType, reason, message string) {
+	return rc
+}
+
+// recordTo sends the runtime's pod events to the API server as the
+// kubelet's.
+func recordTo(recorder record.EventRecorder) podruntime.Recorder {
+	return func(pod *corev1.Pod, eventType, reason, message string) {
 		recorder.Event(pod, eventType, reason, message)
-	})
-	mux := http.NewServeMux()
-	// The node's own metrics, on the kubelet API port as a kubelet's
-	// /metrics (kubectl get --raw /api/v1/nodes/<node>/proxy/metrics).
-	registry := prometheus.NewRegistry()
-	rt.NewMetrics(registry)
-	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
-	hist := newHistory(historyWindow)
-	mux.Handle(UsagePath, hist)
-	n := &Node{cfg: cfg, runtime: rt, events: events, client: client, history: hist}
-	vk, err := nodeutil.NewNode(cfg.Name,
-		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
-			vols := &volumes{client: client, configMaps: pc.ConfigMaps, secrets: pc.Secrets, memoryRoot: memoryRoot,
-				allocatable: spec.Status.Allocatable}
-			rt.SetVolumePreparer(vols.prepare)
-			return &provider{rt: rt, pods: pc.Pods, allocatable: spec.Status.Allocatable, stats: newStats(cfg.Name, rt.Usage)}, nil, nil
-		},
-		nodeutil.WithClient(client),
-		func(c *nodeutil.NodeConfig) error {
-			c.NodeSpec = *spec
-			c.EventRecorder = recorder
-			c.HTTPListenAddr = net.JoinHostPort(cfg.InternalIP.String(), strconv.Itoa(cfg.Port))
-			c.Handler = nodeutil.WithAuth(auth, mux)
-			c.NumWorkers = 10
-			c.StreamIdleTimeout = 4 * time.Hour
-			c.StreamCreationTimeout = 30 * time.Second
-			return nil
-		},
-		nodeutil.WithTLSConfig(nodeutil.WithKeyPairFromPath(cfg.CertFile, cfg.KeyFile), func(t *tls.Config) error {
-			// The authenticator verifies client certificates against the CA.
-			t.ClientAuth = tls.RequestClientCert
-			return nil
-		}),
-		nodeutil.AttachProviderRoutes(mux),
-		nodeutil.WithPodControllerConfigOverrides(func(c *node.PodControllerConfig) error {
-			// The library's default (client-go's controller limiter: 10
-			// per second after a burst of 100, shared by all pods) held a
-			// burst of short Job pods' status updates back for tens of
-			// seconds. Retries still back off per pod.
-			c.SyncPodsFromKubernetesRateLimiter = podQueueLimiter()
-			c.DeletePodsFromKubernetesRateLimiter = podQueueLimiter()
-			c.SyncPodStatusFromProviderRateLimiter = podQueueLimiter()
-			return nil
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("creating node %s: %w", cfg.Name, err)
 	}
-	n.vk = vk
-	return n, nil
 }
 
 // sweepCgroups kills what a crashed skiff left in its cgroups and removes
@@ -241,10 +236,10 @@ func sweepCgroups(tree cgroups.Tree) (int, error) {
 // their mounts and memory volumes, and cgroups. Run it only while no
 // skiff holds the data dir.
 func Cleanup(dataDir, podsDir string) error {
-	id := datadir.InstanceID(dataDir)
-	_, err := runtime.CleanOrphans(podsDir, filepath.Join(memoryVolumeRoot, id))
+	inst := instanceOf(dataDir)
+	_, err := podruntime.CleanOrphans(podsDir, inst.memoryRoot)
 	if ok, _ := cgroups.Available(); ok {
-		_, cgErr := sweepCgroups(cgroups.ForInstance(id))
+		_, cgErr := sweepCgroups(inst.cgroups)
 		err = errors.Join(err, cgErr)
 	}
 	return err
@@ -271,8 +266,11 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	err := <-errc
 	n.runtime.Shutdown(10 * time.Second)
 	if n.cfg.Cgroups {
-		// Pods are gone; drop skiff's parent cgroup too.
-		_, _ = cgroups.ForInstance(datadir.InstanceID(n.cfg.DataDir)).CleanAll()
+		// Pods are gone; drop skiff's parent cgroup too. What is left
+		// is swept by the next start (or skiff cleanup).
+		if _, err := n.inst.cgroups.CleanAll(); err != nil {
+			n.log.Error(err, "Removing skiff's cgroups", "tree", n.inst.cgroups.Root())
+		}
 	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("node %s: %w", n.cfg.Name, err)

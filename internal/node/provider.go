@@ -15,12 +15,12 @@ import (
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	utilexec "k8s.io/utils/exec"
 
-	"github.com/skiff-dev/skiff/internal/node/runtime"
+	"github.com/skiff-dev/skiff/internal/node/podruntime"
 )
 
 // provider adapts the process runtime to virtual-kubelet's interfaces.
 type provider struct {
-	rt          *runtime.Runtime
+	rt          *podruntime.Runtime
 	pods        corelisters.PodLister
 	allocatable corev1.ResourceList
 	stats       *stats
@@ -61,7 +61,7 @@ func (p *provider) NotifyPods(ctx context.Context, f func(*corev1.Pod)) { p.rt.N
 
 // GetContainerLogs streams a container's log through a pipe.
 func (p *provider) GetContainerLogs(ctx context.Context, namespace, pod, container string, opts api.ContainerLogOpts) (io.ReadCloser, error) {
-	lo := runtime.LogOptions{Tail: -1, LimitBytes: opts.LimitBytes, Timestamps: opts.Timestamps, Follow: opts.Follow}
+	lo := podruntime.LogOptions{Tail: -1, LimitBytes: opts.LimitBytes, Timestamps: opts.Timestamps, Follow: opts.Follow}
 	// virtual-kubelet cannot tell "--tail=0" from no --tail; both read all.
 	if opts.Tail > 0 {
 		lo.Tail = opts.Tail
@@ -84,7 +84,7 @@ func (p *provider) RunInContainer(ctx context.Context, namespace, pod, container
 	stdio, done := streams(ctx, attach)
 	defer done()
 	err := p.rt.Exec(ctx, namespace, pod, container, cmd, stdio)
-	var ee *runtime.ExitError
+	var ee *podruntime.ExitError
 	if errors.As(err, &ee) {
 		return utilexec.CodeExitError{Err: err, Code: ee.Code}
 	}
@@ -100,8 +100,8 @@ func (p *provider) AttachToContainer(ctx context.Context, namespace, pod, contai
 
 // streams adapts a kubelet API session to the runtime's; done closes the
 // output streams.
-func streams(ctx context.Context, attach api.AttachIO) (runtime.ExecIO, func()) {
-	stdio := runtime.ExecIO{Stdin: attach.Stdin(), TTY: attach.TTY()}
+func streams(ctx context.Context, attach api.AttachIO) (podruntime.ExecIO, func()) {
+	stdio := podruntime.ExecIO{Stdin: attach.Stdin(), TTY: attach.TTY()}
 	var closers []io.Closer
 	if out := attach.Stdout(); out != nil {
 		stdio.Stdout = out
@@ -151,6 +151,7 @@ func (p *provider) PortForward(ctx context.Context, namespace, pod string, port 
 		return fmt.Errorf("port-forward to %s/%s port %d: %w", namespace, pod, port, err)
 	}
 	defer conn.Close()
+	// Either copy ends when its side closes, which ends the session.
 	done := make(chan struct{}, 2)
 	go func() { _, _ = io.Copy(conn, stream); done <- struct{}{} }()
 	go func() { _, _ = io.Copy(stream, conn); done <- struct{}{} }()

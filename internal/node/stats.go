@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
-	"github.com/skiff-dev/skiff/internal/node/runtime"
+	"github.com/skiff-dev/skiff/internal/node/podruntime"
 )
 
 // stats serves the kubelet's summary API (/stats/summary) and resource
@@ -21,7 +21,7 @@ import (
 // containers' cgroup counters and the node's /proc.
 type stats struct {
 	nodeName string
-	usage    func() []runtime.PodUsage
+	usage    func() []podruntime.PodUsage
 	node     func() (nodeUsage, error)
 
 	mu   sync.Mutex
@@ -41,7 +41,7 @@ type nodeUsage struct {
 	memoryAvailable            uint64
 }
 
-func newStats(nodeName string, usage func() []runtime.PodUsage) *stats {
+func newStats(nodeName string, usage func() []podruntime.PodUsage) *stats {
 	return &stats{nodeName: nodeName, usage: usage, node: readNodeUsage, prev: map[string]cpuSample{}}
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
-	"github.com/skiff-dev/skiff/internal/node/runtime"
+	"github.com/skiff-dev/skiff/internal/node/podruntime"
 )
 
 // fakeReadings replays usage readings one second apart.
@@ -21,8 +21,8 @@ type fakeReadings struct {
 
 func (f *fakeReadings) at() time.Time { return f.t0.Add(time.Duration(f.round) * time.Second) }
 
-func (f *fakeReadings) usage() []runtime.PodUsage {
-	return []runtime.PodUsage{{Namespace: "default", Name: "web", UID: "u1", Time: f.at(), Containers: []runtime.ContainerUsage{
+func (f *fakeReadings) usage() []podruntime.PodUsage {
+	return []podruntime.PodUsage{{Namespace: "default", Name: "web", UID: "u1", Time: f.at(), Containers: []podruntime.ContainerUsage{
 		{Name: "app", Started: f.t0, Usage: cgroups.Usage{CPUNanos: f.cpu[f.round], WorkingSetBytes: 100 << 20, MemoryUsageBytes: 150 << 20}},
 	}}}
 }

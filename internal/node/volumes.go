@@ -22,14 +22,16 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 
-	"github.com/skiff-dev/skiff/internal/pki"
+	"github.com/skiff-dev/skiff/internal/atomicfile"
 )
 
 // volumes materialises pod volumes on the host for the sandbox to mount:
 // emptyDir, hostPath, configMap, secret, downwardAPI and projected (with
 // service-account tokens from the TokenRequest API).
 type volumes struct {
-	client     kubernetes.Interface
+	client kubernetes.Interface
+	// configMaps and secrets are virtual-kubelet's informer caches (see
+	// useListers); nil until then.
 	configMaps corev1listers.ConfigMapLister
 	secrets    corev1listers.SecretLister
 	// memoryRoot holds emptyDir volumes with medium Memory (a tmpfs).
@@ -51,7 +53,29 @@ type cachedToken struct {
 
 const defaultFileMode = 0o644
 
-// prepare implements runtime.VolumePreparer.
+// newVolumes is the node's volume preparer; it reads ConfigMaps and
+// Secrets once useListers has given it the caches.
+func newVolumes(client kubernetes.Interface, memoryRoot string, allocatable corev1.ResourceList) *volumes {
+	return &volumes{client: client, memoryRoot: memoryRoot, allocatable: allocatable}
+}
+
+// useListers gives v the ConfigMap and Secret caches of virtual-kubelet's
+// informers. The pod runtime takes v (its prepare) when it is built, but
+// the caches exist only inside nodeutil.NewNode, which hands them to the
+// provider factory; the factory calls this. That is before any pod can be
+// created: NewNode calls the factory before it returns, and pods come
+// only once the node runs. The node does not build informers of its own
+// for v instead: virtual-kubelet starts its cluster-wide ConfigMap and
+// Secret watches in any case (for env), so the node would hold two
+// copies of every Secret.
+func (v *volumes) useListers(configMaps corev1listers.ConfigMapLister, secrets corev1listers.SecretLister) {
+	v.configMaps, v.secrets = configMaps, secrets
+}
+
+// errNoListers means a ConfigMap or Secret was read before useListers.
+var errNoListers = errors.New("the node's ConfigMap and Secret caches are not set up yet")
+
+// prepare implements podruntime.VolumePreparer.
 func (v *volumes) prepare(ctx context.Context, pod *corev1.Pod, dir string) (map[string]string, error) {
 	paths := map[string]string{}
 	for _, vol := range pod.Spec.Volumes {
@@ -158,11 +182,23 @@ func writeFiles(dir string, files map[string]file, defaultMode *int32) error {
 				continue
 			}
 		}
-		if err := pki.WriteFileAtomic(path, f.data, mode); err != nil {
+		if err := writeFile(path, f.data, mode); err != nil {
 			return err
 		}
 	}
 	return removeStale(dir, files)
+}
+
+// writeFile replaces path with data, atomically (a container reading the
+// volume sees the old file or the new one) and with exactly mode: the
+// volume's modes are the pod's to set. Folders of nested items are 0755,
+// so that a container running as any user can reach the files its modes
+// let it read.
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	return atomicfile.Write(path, data, mode)
 }
 
 // removeStale deletes what a refresh no longer lists (a key removed from
@@ -216,6 +252,9 @@ func selectItems(kind, name string, data map[string][]byte, items []corev1.KeyTo
 }
 
 func (v *volumes) configMapFiles(ns, name string, items []corev1.KeyToPath, optional *bool) (map[string]file, error) {
+	if v.configMaps == nil {
+		return nil, errNoListers
+	}
 	cm, err := v.configMaps.ConfigMaps(ns).Get(name)
 	if err != nil {
 		if optional != nil && *optional {
@@ -234,6 +273,9 @@ func (v *volumes) configMapFiles(ns, name string, items []corev1.KeyToPath, opti
 }
 
 func (v *volumes) secretFiles(ns, name string, items []corev1.KeyToPath, optional *bool) (map[string]file, error) {
+	if v.secrets == nil {
+		return nil, errNoListers
+	}
 	s, err := v.secrets.Secrets(ns).Get(name)
 	if err != nil {
 		if optional != nil && *optional {

@@ -192,3 +192,71 @@ func TestRefreshRemovesWhatTheObjectNoLongerHas(t *testing.T) {
 		t.Errorf("threshold = %q", data)
 	}
 }
+
+func TestVolumesWaitForListers(t *testing.T) {
+	t.Parallel()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg", Namespace: "ml"}, Data: map[string]string{"a": "1"}}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ml", UID: "u1"},
+		Spec: corev1.PodSpec{Volumes: []corev1.Volume{{Name: "c", VolumeSource: corev1.VolumeSource{
+			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}}}},
+	}
+	v := newVolumes(nil, t.TempDir(), nil)
+	dir := t.TempDir()
+	if _, err := v.prepare(context.Background(), pod, dir); !errors.Is(err, errNoListers) {
+		t.Errorf("prepare before useListers: %v, want %v", err, errNoListers)
+	}
+	v.useListers(listers(t, cm))
+	paths, err := v.prepare(context.Background(), pod, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "1"}, readTree(t, paths["c"])); diff != "" {
+		t.Errorf("volume (-want +got):\n%s", diff)
+	}
+}
+
+// Volume files get exactly the mode the pod asks for: not narrowed by
+// skiff's umask, not kept from the file a refresh replaces.
+func TestWriteFileSetsTheMode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// old, when set, is the mode of a file already there.
+		old  os.FileMode
+		mode os.FileMode
+	}{
+		{name: "new file, group and world writable", mode: 0o666},
+		{name: "new secret file", mode: 0o400},
+		{name: "refresh narrows the mode", old: 0o644, mode: 0o400},
+		{name: "refresh widens the mode", old: 0o400, mode: 0o755},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "sub", "file")
+			if tt.old != 0 {
+				if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte("old"), tt.old); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := writeFile(path, []byte("new"), tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]any{"new", tt.mode}, []any{string(data), fi.Mode().Perm()}); diff != "" {
+				t.Errorf("content and mode (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

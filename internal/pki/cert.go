@@ -13,6 +13,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"github.com/skiff-dev/skiff/internal/atomicfile"
 )
 
 const (
@@ -140,10 +142,10 @@ func (kp *KeyPair) Save(certFile, keyFile string) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(keyFile, keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyFile, keyPEM, 0o600); err != nil {
 		return err
 	}
-	return WriteFileAtomic(certFile, kp.CertPEM(), 0o644)
+	return atomicfile.Write(certFile, kp.CertPEM(), 0o644)
 }
 
 // Load reads a certificate and key pair written by Save.

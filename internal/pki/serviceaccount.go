@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+
+	"github.com/skiff-dev/skiff/internal/atomicfile"
 )
 
 // ensureServiceAccountKey creates the key pair that signs service-account
@@ -23,7 +25,7 @@ func ensureServiceAccountKey(keyFile, pubFile string) error {
 			return err
 		}
 		if pubOK, _ := exists(pubFile); !pubOK {
-			return WriteFileAtomic(pubFile, pub, 0o644)
+			return atomicfile.Write(pubFile, pub, 0o644)
 		}
 		return nil
 	}
@@ -39,10 +41,10 @@ func ensureServiceAccountKey(keyFile, pubFile string) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteFileAtomic(keyFile, keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyFile, keyPEM, 0o600); err != nil {
 		return err
 	}
-	return WriteFileAtomic(pubFile, pub, 0o644)
+	return atomicfile.Write(pubFile, pub, 0o644)
 }
 
 func publicKeyPEM(pub any) ([]byte, error) {

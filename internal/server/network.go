@@ -1,24 +1,17 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/skiff-dev/skiff/internal/cluster"
-	"github.com/skiff-dev/skiff/internal/clusterdns"
 	"github.com/skiff-dev/skiff/internal/datadir"
+	"github.com/skiff-dev/skiff/internal/netplane/serviceproxy"
 	"github.com/skiff-dev/skiff/internal/node"
 	"github.com/skiff-dev/skiff/internal/node/network"
-	"github.com/skiff-dev/skiff/internal/node/runtime"
-	"github.com/skiff-dev/skiff/internal/node/sandbox"
-	"github.com/skiff-dev/skiff/internal/servicelb"
-	"github.com/skiff-dev/skiff/internal/serviceproxy"
+	"github.com/skiff-dev/skiff/internal/progress"
 )
 
 // machineStateDir holds what is one per machine, not per data dir: the
@@ -30,7 +23,8 @@ const machineStateDir = "/run/skiff"
 // machine's kube-proxy table.
 type podNetwork struct {
 	*network.Host
-	claim *serviceproxy.TableClaim
+	claim   *serviceproxy.TableClaim
+	podCIDR netip.Prefix
 }
 
 // close removes the network and gives up the claim (if the service proxy
@@ -41,17 +35,13 @@ func (n *podNetwork) close() error {
 
 // setupNetwork prepares the node's side of pod networking, or returns
 // nil (after a warning) where pods must share the host's network.
-func setupNetwork(layout datadir.Layout, o cluster.Options, progress func(string, ...any)) (*podNetwork, error) {
+func setupNetwork(layout datadir.Layout, o cluster.Options, report *progress.Reporter) (*podNetwork, error) {
 	if !o.PodNetwork {
-		progress("pod network off (--pod-network=false): pods share the host's network, and Services and cluster DNS are not served")
+		report.Info("pod network off (--pod-network=false): pods share the host's network, and Services and cluster DNS are not served")
 		return nil, nil
 	}
-	if ok, why := sandbox.Available(); !ok {
-		progress("warning: %s, so pods share the host's network: no pod IPs, Services or cluster DNS", why)
-		return nil, nil
-	}
-	if ok, why := network.Available(); !ok {
-		progress("warning: %s, so pods share the host's network: no pod IPs, Services or cluster DNS", why)
+	if c := node.Probe().PodNetwork; !c.OK {
+		report.Warn("%s, so pods share the host's network: no pod IPs, Services or cluster DNS", c.Why)
 		return nil, nil
 	}
 	// Refused first, before anything changes, if another skiff has it.
@@ -66,8 +56,8 @@ func setupNetwork(layout datadir.Layout, o cluster.Options, progress func(string
 		_ = claim.Release()
 		return nil, fmt.Errorf("pod network: %w", err)
 	}
-	progress("pod network %s on bridge %s (gateway %s), services %s", pods, h.Bridge(), h.Gateway(), services)
-	return &podNetwork{Host: h, claim: claim}, nil
+	report.Info("pod network %s on bridge %s (gateway %s), services %s", pods, h.Bridge(), h.Gateway(), services)
+	return &podNetwork{Host: h, claim: claim, podCIDR: pods}, nil
 }
 
 // gatewayOf is the pod network's gateway for a pod CIDR (its first
@@ -78,31 +68,6 @@ func gatewayOf(podCIDR string) net.IP {
 		return nil
 	}
 	return net.IP(p.Masked().Addr().Next().AsSlice())
-}
-
-// podDNS is what pods' resolv.conf points at: the cluster DNS on the
-// gateway, the node's search domains after the cluster's.
-func podDNS(h *podNetwork, domain string) runtime.DNS {
-	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
-	return runtime.DNS{Nameserver: h.Gateway().String(), ClusterDomain: domain, HostResolv: string(hostResolv)}
-}
-
-// networkServices are kube-proxy, the cluster DNS and the service load
-// balancer.
-func networkServices(h *podNetwork, layout datadir.Layout, o cluster.Options, client kubernetes.Interface, nodeName string, nodeIP net.IP) []component {
-	pods, _ := netip.ParsePrefix(o.PodCIDR)
-	return []component{
-		{"kube-proxy", func(ctx context.Context, ready func()) error {
-			return serviceproxy.Run(ctx, serviceproxy.Config{Kubeconfig: layout.Kubeconfig, NodeName: nodeName, NodeIP: nodeIP, PodCIDR: pods, Claim: h.claim}, ready)
-		}},
-		{"cluster DNS", func(ctx context.Context, ready func()) error {
-			return clusterdns.Run(ctx, clusterdns.Config{Client: client, Listen: h.Gateway(), Domain: o.ClusterDomain}, ready)
-		}},
-		{"service load balancer", func(ctx context.Context, ready func()) error {
-			ready()
-			return servicelb.Run(ctx, servicelb.Config{Client: client, NodeIP: nodeIP, Loopback: true})
-		}},
-	}
 }
 
 // Cleanup removes what a skiff on layout left behind if it crashed: pod

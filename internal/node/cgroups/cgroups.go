@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/manager"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 )
 
 // Tree is one skiff's cgroups: skiff/<instance>/<pod>/<container>, where
@@ -45,14 +47,27 @@ func Available() (bool, string) {
 	return true, ""
 }
 
-// Group is one container's cgroup.
-type Group struct{ m cgroups.Manager }
+// Group is one container's cgroup. Its usage is read (for metrics) while
+// the container may be ending, and runc's managers are not safe for
+// concurrent use: Destroy empties the paths map that Usage reads.
+type Group struct {
+	mu sync.Mutex
+	m  cgroups.Manager
+}
+
+// paths is a copy of the group's directory per controller; empty once
+// it is destroyed.
+func (g *Group) paths() map[string]string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return maps.Clone(g.m.GetPaths())
+}
 
 // Resources translates a container's requests and limits as the kubelet
 // does: the CPU limit becomes a CFS quota, the CPU request a share, the
 // memory limit a hard limit.
 func Resources(r corev1.ResourceRequirements) *cgroups.Resources {
-	res := &cgroups.Resources{SkipDevices: true, PidsLimit: ptr(int64(DefaultPidsLimit)), CpuShares: 2}
+	res := &cgroups.Resources{SkipDevices: true, PidsLimit: ptr.To(int64(DefaultPidsLimit)), CpuShares: 2}
 	if q, ok := r.Limits[corev1.ResourceCPU]; ok && !q.IsZero() {
 		res.CpuQuota = q.MilliValue() * cpuPeriod / 1000
 		res.CpuPeriod = cpuPeriod
@@ -82,26 +97,39 @@ func (t Tree) New(pod, container string, res *cgroups.Resources) (*Group, error)
 		return nil, fmt.Errorf("creating cgroup for container %s: %w", container, err)
 	}
 	if err := m.Set(res); err != nil {
-		_ = m.Destroy()
-		return nil, fmt.Errorf("setting limits of container %s: %w", container, err)
+		err = fmt.Errorf("setting limits of container %s: %w", container, err)
+		if derr := m.Destroy(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("removing its cgroup: %w", derr))
+		}
+		return nil, err
 	}
 	return &Group{m: m}, nil
 }
 
 // Add moves pid into the group.
-func (g *Group) Add(pid int) error { return g.m.Apply(pid) }
+func (g *Group) Add(pid int) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.m.Apply(pid)
+}
 
 // OOMKilled reports whether the kernel killed a process of the group for
 // running out of memory.
 func (g *Group) OOMKilled() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	n, err := g.m.OOMKillCount()
 	return err == nil && n > 0
 }
 
 // Destroy kills what is left in the group and removes it.
 func (g *Group) Destroy() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if pids, err := g.m.GetAllPids(); err == nil {
 		for _, pid := range pids {
+			// ESRCH only, for a process that just exited; one that
+			// stays makes Destroy fail.
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -138,6 +166,7 @@ func (t Tree) CleanAll() (int, error) {
 		for _, pid := range pids {
 			if !seen[pid] {
 				seen[pid] = true
+				// One that stays makes Destroy fail.
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
@@ -145,12 +174,10 @@ func (t Tree) CleanAll() (int, error) {
 	if err := m.Destroy(); err != nil {
 		return len(seen), err
 	}
-	// The shared "skiff" parent goes with the last instance (rmdir
-	// refuses while another skiff's tree is in it).
+	// The shared "skiff" parent goes with the last instance: rmdir
+	// refuses, as it should, while another skiff's tree is in it.
 	for _, p := range paths {
 		_ = os.Remove(filepath.Dir(p))
 	}
 	return len(seen), nil
 }
-
-func ptr[T any](v T) *T { return &v }

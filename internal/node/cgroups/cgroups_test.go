@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/cgroups"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
 )
 
 func TestResources(t *testing.T) {
@@ -19,15 +20,15 @@ func TestResources(t *testing.T) {
 		want *cgroups.Resources
 	}{
 		{"best effort", corev1.ResourceRequirements{},
-			&cgroups.Resources{SkipDevices: true, PidsLimit: ptr(int64(DefaultPidsLimit)), CpuShares: 2}},
+			&cgroups.Resources{SkipDevices: true, PidsLimit: ptr.To(int64(DefaultPidsLimit)), CpuShares: 2}},
 		{"limits and requests", corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: q("250m")},
 			Limits:   corev1.ResourceList{corev1.ResourceCPU: q("1500m"), corev1.ResourceMemory: q("64Mi")},
-		}, &cgroups.Resources{SkipDevices: true, PidsLimit: ptr(int64(DefaultPidsLimit)),
+		}, &cgroups.Resources{SkipDevices: true, PidsLimit: ptr.To(int64(DefaultPidsLimit)),
 			CpuShares: 256, CpuQuota: 150000, CpuPeriod: 100000, Memory: 64 << 20, MemorySwap: 64 << 20}},
 		{"limit only sets the share too", corev1.ResourceRequirements{
 			Limits: corev1.ResourceList{corev1.ResourceCPU: q("2")},
-		}, &cgroups.Resources{SkipDevices: true, PidsLimit: ptr(int64(DefaultPidsLimit)),
+		}, &cgroups.Resources{SkipDevices: true, PidsLimit: ptr.To(int64(DefaultPidsLimit)),
 			CpuShares: 2048, CpuQuota: 200000, CpuPeriod: 100000}},
 	}
 	for _, tt := range tests {

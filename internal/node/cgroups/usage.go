@@ -3,6 +3,7 @@ package cgroups
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,7 +31,10 @@ type Usage struct {
 // three files that hold them, not runc's full GetStats, which reads every
 // controller's (84 ms for 100 containers on v1, against a few).
 func (g *Group) Usage() (Usage, error) {
-	paths := g.m.GetPaths()
+	paths := g.paths()
+	if len(paths) == 0 {
+		return Usage{}, errors.New("reading cgroup usage: the cgroup is destroyed")
+	}
 	// v1 hosts may also list the unified hierarchy under ""; only a
 	// v2-only host keeps its counters there.
 	if cgroups.IsCgroup2UnifiedMode() {

@@ -94,6 +94,8 @@ func Setup(cfg Config) (*Host, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			// Setup's error says what failed; what Close leaves, the
+			// next Setup removes first (Cleanup).
 			_ = h.Close()
 		}
 	}()
@@ -163,7 +165,9 @@ func (h *Host) Attach(podUID, nsPath string) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	hostIf := HostVeth(podUID)
-	_ = DeleteLink(hostIf) // a pod whose earlier try failed half-way
+	// A pod whose earlier try failed half-way left one; usually there is
+	// none, and this fails.
+	_ = DeleteLink(hostIf)
 	if err := AttachPod(nsPath, h.bridge, hostIf, addr, h.cfg.PodCIDR, h.ipam.Gateway()); err != nil {
 		h.ipam.Release(podUID)
 		return netip.Addr{}, err
@@ -174,10 +178,15 @@ func (h *Host) Attach(podUID, nsPath string) (netip.Addr, error) {
 // Detach frees the pod's host ports and address. Its veth pair goes with
 // its network namespace (the kernel removes both once the namespace's
 // last pin is unmounted), off the pod's path: deleting the link here
-// took 30 ms a pod.
-func (h *Host) Detach(podUID string) {
-	_ = h.SetHostPorts(podUID, nil)
+// took 30 ms a pod. The error says the host ports' rules stay (the
+// address is freed all the same).
+func (h *Host) Detach(podUID string) error {
+	err := h.SetHostPorts(podUID, nil)
 	h.ipam.Release(podUID)
+	if err != nil {
+		return fmt.Errorf("removing the host ports of pod %s: %w", podUID, err)
+	}
+	return nil
 }
 
 // Close removes everything Setup made.

@@ -86,7 +86,9 @@ func AttachPod(nsPath, bridge, hostIf string, addr netip.Addr, prefix netip.Pref
 	}
 	defer func() {
 		if err != nil {
-			_ = DeleteLink(hostIf)
+			if derr := DeleteLink(hostIf); derr != nil {
+				err = errors.Join(err, fmt.Errorf("removing veth %s: %w", hostIf, derr))
+			}
 		}
 	}()
 	host, err := netlink.LinkByName(hostIf)

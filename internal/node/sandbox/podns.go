@@ -68,7 +68,9 @@ func NewPod(dir, hostname string, network bool) (*Pod, error) {
 		return nil, fmt.Errorf("mounting the pod's /dev/shm: %w", err)
 	}
 	if err := inOwnThread(p.kinds, func() error { return p.pin(hostname) }); err != nil {
-		_ = p.Remove()
+		if rerr := p.Remove(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("releasing the pod's namespaces: %w", rerr))
+		}
 		return nil, err
 	}
 	return p, nil

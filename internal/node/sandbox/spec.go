@@ -99,6 +99,8 @@ func (r *Report) Release() error {
 // Wait returns the child's start error, or nil once the command runs.
 func (r *Report) Wait(timeout time.Duration) error {
 	defer r.r.Close()
+	// A pipe takes deadlines; without one the read still ends when the
+	// child execs or exits.
 	_ = r.r.SetReadDeadline(time.Now().Add(timeout))
 	msg, err := io.ReadAll(r.r)
 	if len(msg) > 0 {
