@@ -96,7 +96,7 @@ func (v *volumes) one(ctx context.Context, pod *corev1.Pod, dir string, vol core
 			own = filepath.Join(v.memoryRoot, string(pod.UID), vol.Name)
 			return own, memoryVolume(own, src.EmptyDir.SizeLimit)
 		}
-		return own, os.MkdirAll(own, 0o777)
+		return own, emptyDir(own)
 	case src.HostPath != nil:
 		return hostPath(src.HostPath)
 	case src.ConfigMap != nil:
@@ -444,4 +444,13 @@ func hostPath(hp *corev1.HostPathVolumeSource) (string, error) {
 		return hp.Path, os.MkdirAll(hp.Path, 0o755)
 	}
 	return hp.Path, nil
+}
+
+// emptyDir makes a disk-backed emptyDir: 0777 as the kubelet makes it (not
+// cut by skiff's umask), so containers running as any user can write.
+func emptyDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o777)
 }

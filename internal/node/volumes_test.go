@@ -260,3 +260,39 @@ func TestWriteFileSetsTheMode(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyDirIsWritableByAnyUser: created 0777 whatever skiff's umask, so
+// that non-root containers can write.
+func TestEmptyDirIsWritableByAnyUser(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "scratch")
+	if err := emptyDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o777 {
+		t.Errorf("emptyDir mode %v, want 0777", got)
+	}
+}
+
+// TestNestedItemFoldersAreTraversable: folders of nested configMap items
+// must let a non-root container reach the files.
+func TestNestedItemFoldersAreTraversable(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := writeFile(filepath.Join(dir, "a", "b", "c.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"a", "a/b"} {
+		fi, err := os.Stat(filepath.Join(dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o755 {
+			t.Errorf("%s: mode %v, want 0755", sub, got)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package podruntime
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -52,12 +53,18 @@ func hostPorts(pod *corev1.Pod, addr netip.Addr) []network.HostPort {
 	return ports
 }
 
-// hostname is the pod's hostname: spec.hostname, else its name.
+// maxHostname is the kernel's limit (and a DNS label's).
+const maxHostname = 63
+
+// hostname is the pod's hostname: spec.hostname, else its name, cut to 63
+// characters without a trailing '-' or '.', as the kubelet cuts it
+// (generated pod names are often longer).
 func hostname(pod *corev1.Pod) string {
-	if pod.Spec.Hostname != "" {
-		return pod.Spec.Hostname
+	name := cmp.Or(pod.Spec.Hostname, pod.Name)
+	if len(name) <= maxHostname {
+		return name
 	}
-	return pod.Name
+	return strings.TrimRight(name[:maxHostname], "-.")
 }
 
 // etcHosts is the pod's /etc/hosts, as the kubelet writes it: localhost,

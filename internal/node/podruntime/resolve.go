@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/skiff-dev/skiff/internal/node/gpu"
 	"github.com/skiff-dev/skiff/internal/node/images"
@@ -103,7 +104,8 @@ func (pr *podRun) sandboxSpec(pod *corev1.Pod, c *corev1.Container, cc *containe
 		Target: cmp.Or(c.TerminationMessagePath, corev1.TerminationMessagePathDefault)})
 	spec := &sandbox.Spec{Lower: "/", StateDir: stateDir, Hostname: hostname(pod), Mounts: mounts,
 		Args: cc.args, Env: cc.env, Dir: cc.dir, TTY: c.TTY, User: cc.user,
-		Masked: append([]string{pr.rt.root}, pr.rt.masked...), ResolvConf: pr.rt.resolvConf(pod)}
+		Masked: append([]string{pr.rt.root}, pr.rt.masked...), ResolvConf: pr.rt.resolvConf(pod),
+		ReadOnlyRoot: c.SecurityContext != nil && ptr.Deref(c.SecurityContext.ReadOnlyRootFilesystem, false)}
 	if ns := pr.namespaces(); ns != nil {
 		spec.InPod, spec.ShmDir = true, ns.ShmDir()
 	}

@@ -59,6 +59,9 @@ func (s Spec) encode() ([]byte, error) {
 	if s.TTY {
 		put("tty")
 	}
+	if s.ReadOnlyRoot {
+		put("ro_root")
+	}
 	if u := s.User; u != nil {
 		put("user", fmt.Sprint(u.UID), fmt.Sprint(u.GID), strconv.Itoa(len(u.Groups)))
 		for _, g := range u.Groups {

@@ -39,7 +39,7 @@ struct mnt {
 
 struct spec {
 	const char *lower, *state, *hostname, *dir, *upper_size, *shm;
-	int in_pod, tty, has_user;
+	int in_pod, tty, has_user, ro_root;
 	uid_t uid;
 	gid_t gid;
 	gid_t groups[256];
@@ -113,6 +113,7 @@ static void parse(char *buf, size_t len, struct spec *s) {
 		else if (!strcmp(key, "upper_size")) s->upper_size = NEXT();
 		else if (!strcmp(key, "shm")) s->shm = NEXT();
 		else if (!strcmp(key, "in_pod")) s->in_pod = 1;
+		else if (!strcmp(key, "ro_root")) s->ro_root = 1;
 		else if (!strcmp(key, "tty")) s->tty = 1;
 		else if (!strcmp(key, "user")) {
 			s->has_user = 1;
@@ -313,6 +314,21 @@ static void volume_mounts(const struct spec *s, const char *root) {
 	}
 }
 
+// read_only_root remounts the root and the host filesystems in it
+// read-only (readOnlyRootFilesystem); /dev, /proc and volumes are mounts of
+// their own and keep their modes.
+static void read_only_root(const struct spec *s, const char *root) {
+	char old[PATH_MAX];
+	join(old, root, "/.skiff-oldroot"); // pivot's, made while it can be
+	mkdir_all(old, 0700);
+	do_mount(0, root, 0, MS_REMOUNT | MS_BIND | MS_RDONLY, 0);
+	for (int i = 0; i < s->nsubs; i++) {
+		char target[PATH_MAX];
+		join(target, root, s->sub_path[i]);
+		do_mount(0, target, 0, MS_REMOUNT | MS_BIND | MS_RDONLY, 0);
+	}
+}
+
 static void pivot(const char *root) {
 	char old[PATH_MAX];
 	join(old, root, "/.skiff-oldroot");
@@ -450,6 +466,8 @@ static void run_child(const char *spec_path) {
 		join(t, root, s.write_path[i]);
 		write_text(t, s.write_data[i]);
 	}
+	if (s.ro_root)
+		read_only_root(&s, root);
 	pivot(root);
 	if (!s.in_pod && sethostname(s.hostname, strlen(s.hostname)) < 0)
 		fail("setting hostname: %s", strerror(errno));

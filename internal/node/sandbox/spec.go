@@ -56,6 +56,10 @@ type Spec struct {
 	Hosts string `json:"hosts,omitempty"`
 	// ResolvConf replaces /etc/resolv.conf (empty: the host's).
 	ResolvConf string `json:"resolvConf,omitempty"`
+	// ReadOnlyRoot makes the root (and the host filesystems in it)
+	// read-only once volumes and identity files are in place
+	// (securityContext.readOnlyRootFilesystem); volumes keep their mode.
+	ReadOnlyRoot bool `json:"readOnlyRoot,omitempty"`
 }
 
 // User is a process's identity (securityContext runAsUser/runAsGroup,
