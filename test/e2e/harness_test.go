@@ -217,3 +217,72 @@ func (in *instance) getJSON(v any, args ...string) error {
 	}
 	return json.Unmarshal([]byte(out), v)
 }
+
+// podPhase reads a pod's phase.
+func (in *instance) podPhase(name string) string {
+	out, _ := in.kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}")
+	return out
+}
+
+func (in *instance) waitPhase(t *testing.T, name, phase string) {
+	t.Helper()
+	eventually(t, 60*time.Second, "pod "+name+" "+phase, func() error {
+		if got := in.podPhase(name); got != phase {
+			return fmt.Errorf("phase %q", got)
+		}
+		return nil
+	})
+}
+
+func (in *instance) apply(t *testing.T, manifest string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "manifest.yaml")
+	if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in.mustKubectl("apply", "-f", path)
+}
+
+func (in *instance) jsonpath(args ...string) string {
+	out, _ := in.kubectl(args...)
+	return strings.TrimSpace(out)
+}
+
+func (in *instance) waitJSONPath(t *testing.T, timeout time.Duration, want string, args ...string) {
+	t.Helper()
+	eventually(t, timeout, strings.Join(args, " ")+" = "+want, func() error {
+		if got := in.jsonpath(args...); got != want {
+			return fmt.Errorf("got %q", got)
+		}
+		return nil
+	})
+}
+
+// writeImageMap writes the instance's images.yaml before it starts.
+func (in *instance) writeImageMap(t *testing.T, yaml string) {
+	t.Helper()
+	if err := os.MkdirAll(in.dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in.dataDir, "images.yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// forceKill kills skiff as a crash would.
+func (in *instance) forceKill() {
+	in.t.Helper()
+	pid := in.pid()
+	if pid <= 0 {
+		in.t.Fatal("skiff is not running")
+	}
+	if err := exec.Command("kill", "-9", fmt.Sprint(pid)).Run(); err != nil {
+		in.t.Fatal(err)
+	}
+	eventually(in.t, 10*time.Second, "skiff gone", func() error {
+		if err := exec.Command("kill", "-0", fmt.Sprint(pid)).Run(); err == nil {
+			return fmt.Errorf("pid %d alive", pid)
+		}
+		return nil
+	})
+}

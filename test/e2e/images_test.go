@@ -35,14 +35,3 @@ func TestImageMap(t *testing.T) {
 		expectFailure(t, in, in.upArgs("--write-kubeconfig=false"), "images.yaml", "no image pattern")
 	})
 }
-
-// writeImageMap writes the instance's images.yaml before it starts.
-func (in *instance) writeImageMap(t *testing.T, yaml string) {
-	t.Helper()
-	if err := os.MkdirAll(in.dataDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(in.dataDir, "images.yaml"), []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}

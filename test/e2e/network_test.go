@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -175,24 +174,6 @@ func assertNoKubeProxyTable(t *testing.T) {
 	if tables, _ := exec.Command("nft", "list", "tables").Output(); strings.Contains(string(tables), "ip kube-proxy\n") {
 		t.Errorf("nftables table kube-proxy left:\n%s", tables)
 	}
-}
-
-// forceKill kills skiff as a crash would.
-func (in *instance) forceKill() {
-	in.t.Helper()
-	pid := in.pid()
-	if pid <= 0 {
-		in.t.Fatal("skiff is not running")
-	}
-	if err := exec.Command("kill", "-9", fmt.Sprint(pid)).Run(); err != nil {
-		in.t.Fatal(err)
-	}
-	eventually(in.t, 10*time.Second, "skiff gone", func() error {
-		if err := exec.Command("kill", "-0", fmt.Sprint(pid)).Run(); err == nil {
-			return fmt.Errorf("pid %d alive", pid)
-		}
-		return nil
-	})
 }
 
 // assertNoNetworkLeft checks for the instance's bridge and pod links,

@@ -11,22 +11,6 @@ import (
 	"time"
 )
 
-// podPhase reads a pod's phase.
-func (in *instance) podPhase(name string) string {
-	out, _ := in.kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}")
-	return out
-}
-
-func (in *instance) waitPhase(t *testing.T, name, phase string) {
-	t.Helper()
-	eventually(t, 60*time.Second, "pod "+name+" "+phase, func() error {
-		if got := in.podPhase(name); got != phase {
-			return fmt.Errorf("phase %q", got)
-		}
-		return nil
-	})
-}
-
 // TestSeed000PythonPod walks through the seed's first pod, as its README does.
 func TestSeed000PythonPod(t *testing.T) {
 	in := newInstance(t)

@@ -11,30 +11,6 @@ import (
 	"time"
 )
 
-func (in *instance) apply(t *testing.T, manifest string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "manifest.yaml")
-	if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	in.mustKubectl("apply", "-f", path)
-}
-
-func (in *instance) jsonpath(args ...string) string {
-	out, _ := in.kubectl(args...)
-	return strings.TrimSpace(out)
-}
-
-func (in *instance) waitJSONPath(t *testing.T, timeout time.Duration, want string, args ...string) {
-	t.Helper()
-	eventually(t, timeout, strings.Join(args, " ")+" = "+want, func() error {
-		if got := in.jsonpath(args...); got != want {
-			return fmt.Errorf("got %q", got)
-		}
-		return nil
-	})
-}
-
 // TestWorkloads drives the upstream controllers' workloads on the node.
 func TestWorkloads(t *testing.T) {
 	in := newInstance(t)
