@@ -82,7 +82,10 @@ func prepare(o cluster.Options, report *progress.Reporter) (_ *house, err error)
 	if h.logFile, err = cluster.OpenComponentLog(h.layout); err != nil {
 		return nil, err
 	}
-	h.undo = append(h.undo, func() { h.logFile.Close() })
+	h.undo = append(h.undo, func() {
+		klog.Flush() // klog writes here (withLogger): its last lines first
+		h.logFile.Close()
+	})
 	if h.net, err = setupNetwork(h.layout, o, report); err != nil {
 		return nil, err
 	}
