@@ -32,6 +32,9 @@ type instance struct {
 	logFile    *os.File
 	console    *console
 	user       *sandbox.User // who it runs as; nil: as skiff
+	// privileges bound what it holds (and what kubectl exec gets there);
+	// nil: all of root's.
+	privileges *sandbox.Privileges
 	log        logr.Logger   // the pod's, with the container's name
 	started    time.Time
 	done       chan struct{}
@@ -107,7 +110,7 @@ func (pr *podRun) launch(c *corev1.Container, cc *containerConfig) (_ *instance,
 		done: make(chan struct{}), env: cc.env, dir: cc.dir, group: l.group, spec: c, console: l.con, user: cc.user,
 		started: pr.rt.now(), log: pr.log.WithValues("container", c.Name)}
 	if cc.sandbox != nil {
-		inst.sandboxDir = cc.sandbox.StateDir
+		inst.sandboxDir, inst.privileges = cc.sandbox.StateDir, cc.sandbox.Privileges
 	}
 	go inst.reap()
 	return inst, nil

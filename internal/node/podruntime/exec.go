@@ -68,7 +68,7 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 	}
 	var proc *exec.Cmd
 	if inst.sandboxDir != "" {
-		proc = sandbox.EnterCommand(inst.cmd.Process.Pid, cmd, inst.env, inst.user)
+		proc = sandbox.EnterCommand(inst.cmd.Process.Pid, cmd, inst.env, inst.user, inst.privileges)
 	} else {
 		path, err := sandbox.LookPath(cmd[0], envValue(inst.env, "PATH"), inst.dir)
 		if err != nil {

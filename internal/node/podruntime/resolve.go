@@ -80,6 +80,7 @@ func (pr *podRun) resolve(c *corev1.Container, restarts int) (*containerConfig, 
 	if cc.sandbox, err = pr.sandboxSpec(pod, c, cc); err != nil {
 		return nil, err
 	}
+	cc.sandbox.Expose = imagePaths(c, img)
 	return cc, nil
 }
 
@@ -97,13 +98,17 @@ func (pr *podRun) sandboxSpec(pod *corev1.Pod, c *corev1.Container, cc *containe
 		return nil, err
 	}
 	mounts = append(mounts, deviceMounts(cc.gpus)...)
+	priv, err := privileges(c)
+	if err != nil {
+		return nil, err
+	}
 	stateDir := cc.base + ".sandbox"
 	// The termination message file is the container's own, mounted over
 	// its path, so writing it never touches the host's /dev.
 	mounts = append(mounts, sandbox.Mount{Source: terminationLog(stateDir),
 		Target: cmp.Or(c.TerminationMessagePath, corev1.TerminationMessagePathDefault)})
 	spec := &sandbox.Spec{Lower: "/", StateDir: stateDir, Hostname: hostname(pod), Mounts: mounts,
-		Args: cc.args, Env: cc.env, Dir: cc.dir, TTY: c.TTY, User: cc.user,
+		Args: cc.args, Env: cc.env, Dir: cc.dir, TTY: c.TTY, User: cc.user, Privileges: priv,
 		Masked: append([]string{pr.rt.root}, pr.rt.masked...), ResolvConf: pr.rt.resolvConf(pod),
 		ReadOnlyRoot: c.SecurityContext != nil && ptr.Deref(c.SecurityContext.ReadOnlyRootFilesystem, false)}
 	if ns := pr.namespaces(); ns != nil {
@@ -113,6 +118,21 @@ func (pr *podRun) sandboxSpec(pod *corev1.Pod, c *corev1.Container, cc *containe
 		spec.Hosts = pr.rt.etcHosts(pod, pr.address())
 	}
 	return spec, nil
+}
+
+// imagePaths are the host paths a mapped image is made of, which the pod
+// sees although its view of the host leaves them out: the image's folder,
+// and its program when given by path (and the container does not name a
+// command of its own).
+func imagePaths(c *corev1.Container, img images.Image) []string {
+	var out []string
+	if img.Dir != "" {
+		out = append(out, img.Dir)
+	}
+	if len(c.Command) == 0 && len(img.Command) > 0 && filepath.IsAbs(img.Command[0]) {
+		out = append(out, img.Command[0])
+	}
+	return out
 }
 
 // ErrNoCommand means neither the pod nor an image map says what to run.

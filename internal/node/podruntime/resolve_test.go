@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/moby/sys/capability"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
@@ -85,7 +86,7 @@ func TestResolve(t *testing.T) {
 				return &containerConfig{args: args, env: env, dir: "/srv/api", base: base, sandbox: &sandbox.Spec{
 					Lower: "/", StateDir: base + ".sandbox", Hostname: "p", Args: args, Env: env, Dir: "/srv/api",
 					Mounts: []sandbox.Mount{{Source: base + ".sandbox.termination-log", Target: "/dev/termination-log"}},
-					Masked: []string{root, "/var/lib/skiff"},
+					Masked: []string{root, "/var/lib/skiff"}, Privileges: defaultPrivileges, Expose: []string{"/srv/api"},
 				}}
 			}(),
 		},
@@ -110,7 +111,7 @@ func TestResolve(t *testing.T) {
 						{Source: "/pods/volumes/config/app.yaml", Target: "/etc/app.yaml"},
 						{Source: base + ".sandbox.termination-log", Target: "/tmp/done"},
 					},
-					Masked: []string{root, "/var/lib/skiff"},
+					Masked: []string{root, "/var/lib/skiff"}, Privileges: defaultPrivileges,
 				}}
 			}(),
 		},
@@ -238,3 +239,12 @@ func resolvingPod(t *testing.T, root string, config func(*Config), b *podBuilder
 	}
 	return newPodRun(rt, b.pod.DeepCopy(), dir)
 }
+
+// defaultPrivileges are a container's without a securityContext: the
+// default capabilities (sorted), no escalation.
+var defaultPrivileges = &sandbox.Privileges{Capabilities: []capability.Cap{
+	capability.CAP_CHOWN, capability.CAP_DAC_OVERRIDE, capability.CAP_FOWNER, capability.CAP_FSETID,
+	capability.CAP_KILL, capability.CAP_SETGID, capability.CAP_SETUID, capability.CAP_SETPCAP,
+	capability.CAP_NET_BIND_SERVICE, capability.CAP_NET_RAW, capability.CAP_SYS_CHROOT, capability.CAP_MKNOD,
+	capability.CAP_AUDIT_WRITE, capability.CAP_SETFCAP,
+}, NoNewPrivs: true}

@@ -62,6 +62,15 @@ func (s Spec) encode() ([]byte, error) {
 	if s.ReadOnlyRoot {
 		put("ro_root")
 	}
+	if p := s.Privileges; p != nil {
+		put("caps", strconv.Itoa(len(p.Capabilities)))
+		for _, c := range p.Capabilities {
+			put(strconv.Itoa(int(c)))
+		}
+		if p.NoNewPrivs {
+			put("no_new_privs")
+		}
+	}
 	if u := s.User; u != nil {
 		put("user", fmt.Sprint(u.UID), fmt.Sprint(u.GID), strconv.Itoa(len(u.Groups)))
 		for _, g := range u.Groups {
@@ -83,12 +92,34 @@ func (s Spec) encode() ([]byte, error) {
 		put("mask", rel)
 	}
 	if lower == "/" {
-		subs, err := hostSubmounts(masked)
+		view := hostLayer()
+		for _, d := range view.opaque {
+			put("opaque", d.path, strconv.FormatUint(uint64(d.mode), 8))
+		}
+		for _, w := range view.whiteouts {
+			put("whiteout", w)
+		}
+		for _, l := range view.links {
+			put("link", l[0], l[1])
+		}
+		subs, err := hostSubmounts(append(masked, view.hidden...))
 		if err != nil {
 			return nil, err
 		}
+		var paths []string
 		for _, m := range subs {
-			fi, err := os.Stat(m.Mountpoint)
+			paths = append(paths, m.Mountpoint)
+		}
+		for _, p := range s.Expose {
+			if !filepath.IsAbs(p) {
+				return nil, fmt.Errorf("exposed path %q is not absolute", p)
+			}
+			if !Visible(p) {
+				paths = append(paths, filepath.Clean(p))
+			}
+		}
+		for _, p := range paths {
+			fi, err := os.Stat(p)
 			if err != nil {
 				continue // gone, or unreadable: nothing to show
 			}
@@ -96,7 +127,7 @@ func (s Spec) encode() ([]byte, error) {
 			if !fi.IsDir() {
 				kind = "file"
 			}
-			put("sub", kind, m.Mountpoint)
+			put("sub", kind, p)
 		}
 	}
 	for _, m := range s.Mounts {
@@ -144,7 +175,7 @@ func flag(b bool) string {
 // containsNUL reports a NUL in any string of s, which the format cannot
 // carry (nor can argv or the environment).
 func containsNUL(s Spec) bool {
-	all := append(append(append([]string{s.Lower, s.StateDir, s.Hostname, s.Dir, s.ShmDir}, s.Args...), s.Env...), s.Masked...)
+	all := append(append(append([]string{s.Lower, s.StateDir, s.Hostname, s.Dir, s.ShmDir}, s.Args...), s.Env...), append(s.Masked, s.Expose...)...)
 	for _, m := range s.Mounts {
 		all = append(all, m.Source, m.Target)
 	}

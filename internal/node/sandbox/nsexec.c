@@ -16,8 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -39,7 +43,8 @@ struct mnt {
 
 struct spec {
 	const char *lower, *state, *hostname, *dir, *upper_size, *shm;
-	int in_pod, tty, has_user, ro_root;
+	int in_pod, tty, has_user, ro_root, has_caps, no_new_privs;
+	unsigned char keep_cap[64]; // with has_caps: the bounding set
 	uid_t uid;
 	gid_t gid;
 	gid_t groups[256];
@@ -52,6 +57,11 @@ struct spec {
 	int nmounts;
 	const char *write_path[8], *write_data[8];
 	int nwrites;
+	// The host view's layer (hostview.go): written into the root
+	// overlay's upper layer before it is mounted.
+	const char *whiteout[256], *opaque[64], *link_path[16], *link_target[16];
+	mode_t opaque_mode[64];
+	int nwhiteouts, nopaque, nlinks;
 };
 
 static void fail(const char *fmt, ...) {
@@ -115,6 +125,27 @@ static void parse(char *buf, size_t len, struct spec *s) {
 		else if (!strcmp(key, "in_pod")) s->in_pod = 1;
 		else if (!strcmp(key, "ro_root")) s->ro_root = 1;
 		else if (!strcmp(key, "tty")) s->tty = 1;
+		else if (!strcmp(key, "no_new_privs")) s->no_new_privs = 1;
+		else if (!strcmp(key, "caps")) {
+			s->has_caps = 1;
+			int n = atoi(NEXT());
+			for (int i = 0; i < n; i++) {
+				int c = atoi(NEXT());
+				if (c < 0 || c >= 64) fail("sandbox spec: capability %d out of range", c);
+				s->keep_cap[c] = 1;
+			}
+		} else if (!strcmp(key, "whiteout")) {
+			if (s->nwhiteouts >= 256) fail("sandbox spec: too many hidden paths");
+			s->whiteout[s->nwhiteouts++] = NEXT();
+		} else if (!strcmp(key, "opaque")) {
+			if (s->nopaque >= 64) fail("sandbox spec: too many empty folders");
+			s->opaque[s->nopaque] = NEXT();
+			s->opaque_mode[s->nopaque++] = strtoul(NEXT(), 0, 8);
+		} else if (!strcmp(key, "link")) {
+			if (s->nlinks >= 16) fail("sandbox spec: too many links");
+			s->link_path[s->nlinks] = NEXT();
+			s->link_target[s->nlinks++] = NEXT();
+		}
 		else if (!strcmp(key, "user")) {
 			s->has_user = 1;
 			s->uid = strtoul(NEXT(), 0, 10);
@@ -329,6 +360,85 @@ static void read_only_root(const struct spec *s, const char *root) {
 	}
 }
 
+// upper_parent creates the folders above path (relative to the root) in
+// the upper layer with the modes and owners the host's have, since an
+// upper folder's attributes are what the merged one shows.
+static void upper_parent(const char *upper, const char *path) {
+	char rel[PATH_MAX];
+	pathf(rel, "%s", path);
+	for (char *p = rel + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		char up[PATH_MAX];
+		join(up, upper, rel);
+		struct stat st;
+		if (mkdir(up, 0755) < 0) {
+			if (errno != EEXIST)
+				fail("creating %s: %s", up, strerror(errno));
+		} else if (stat(rel, &st) == 0 && (chmod(up, st.st_mode & 07777) < 0 || chown(up, st.st_uid, st.st_gid) < 0))
+			fail("preparing %s: %s", up, strerror(errno));
+		*p = '/';
+	}
+}
+
+// host_layer hides what a pod must not see of the host's root: a
+// whiteout (a 0/0 character device) removes a path from the merged view,
+// an opaque folder shows none of the host's entries under it.
+static void host_layer(const struct spec *s, const char *upper) {
+	char p[PATH_MAX];
+	for (int i = 0; i < s->nopaque; i++) {
+		upper_parent(upper, s->opaque[i]);
+		join(p, upper, s->opaque[i]);
+		if (mkdir(p, 0700) < 0 && errno != EEXIST)
+			fail("creating %s: %s", p, strerror(errno));
+		if (chmod(p, s->opaque_mode[i]) < 0)
+			fail("preparing %s: %s", p, strerror(errno));
+		if (setxattr(p, "trusted.overlay.opaque", "y", 1, 0) < 0)
+			fail("hiding the host's %s: %s", s->opaque[i], strerror(errno));
+	}
+	for (int i = 0; i < s->nwhiteouts; i++) {
+		upper_parent(upper, s->whiteout[i]);
+		join(p, upper, s->whiteout[i]);
+		if (mknod(p, S_IFCHR | 0600, makedev(0, 0)) < 0 && errno != EEXIST)
+			fail("hiding the host's %s: %s", s->whiteout[i], strerror(errno));
+	}
+	for (int i = 0; i < s->nlinks; i++) {
+		join(p, upper, s->link_path[i]);
+		if (symlink(s->link_target[i], p) < 0 && errno != EEXIST)
+			fail("linking %s: %s", p, strerror(errno));
+	}
+}
+
+// drop_privileges limits what the command can gain, before it runs as its
+// user: the bounding set is the container's capabilities (root's exec
+// gets exactly those), nothing is inheritable or ambient, and with
+// no_new_privs neither setuid files nor file capabilities raise it.
+static void drop_privileges(const struct spec *s) {
+	if (s->has_caps) {
+		for (int c = 0; c < 64; c++) {
+			if (s->keep_cap[c])
+				continue;
+			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+				if (errno == EINVAL)
+					break; // past the kernel's last capability
+				fail("dropping capability %d: %s", c, strerror(errno));
+			}
+		}
+		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+		struct __user_cap_data_struct d[2];
+		if (syscall(SYS_capget, &h, d) < 0)
+			fail("reading capabilities: %s", strerror(errno));
+		d[0].inheritable = d[1].inheritable = 0;
+		if (syscall(SYS_capset, &h, d) < 0)
+			fail("clearing inheritable capabilities: %s", strerror(errno));
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+			fail("clearing ambient capabilities: %s", strerror(errno));
+	}
+	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail("setting no_new_privs: %s", strerror(errno));
+}
+
 static void pivot(const char *root) {
 	char old[PATH_MAX];
 	join(old, root, "/.skiff-oldroot");
@@ -446,6 +556,7 @@ static void run_child(const char *spec_path) {
 	mkdir_all(upper, 0755);
 	mkdir_all(work, 0755);
 	mkdir_all(root, 0755);
+	host_layer(&s, upper);
 	const char *lower = s.lower && s.lower[0] ? s.lower : "/";
 	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
 	if (mount("overlay", root, "overlay", 0, opts) < 0)
@@ -477,6 +588,7 @@ static void run_child(const char *spec_path) {
 		fail("working directory %s: %s", dir, strerror(errno));
 	if (s.tty)
 		attach_terminal();
+	drop_privileges(&s);
 	if (s.has_user) {
 		if (setgroups(s.ngroups, s.groups) < 0)
 			fail("setting supplementary groups: %s", strerror(errno));

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/moby/sys/capability"
 )
 
 // EnvSpec names the spec file of a sandbox child; its presence in the
@@ -60,6 +62,26 @@ type Spec struct {
 	// read-only once volumes and identity files are in place
 	// (securityContext.readOnlyRootFilesystem); volumes keep their mode.
 	ReadOnlyRoot bool `json:"readOnlyRoot,omitempty"`
+	// Expose are host paths (folders or files) a pod on the host's root
+	// sees at the same place although its view (see Visible) leaves them
+	// out: a mapped image's folder and program. Folders are overlays (the
+	// pod's writes stay in the pod), files read-only.
+	Expose []string `json:"expose,omitempty"`
+	// Privileges limit what the command can gain; nil: all of root's
+	// (a privileged container).
+	Privileges *Privileges `json:"privileges,omitempty"`
+}
+
+// Privileges are a container's capabilities and whether it may gain more
+// (securityContext capabilities and allowPrivilegeEscalation).
+type Privileges struct {
+	// Capabilities bound what the command and its children can hold: all
+	// of them as root, none as another user (as with Kubernetes, added
+	// capabilities are not ambient).
+	Capabilities []capability.Cap `json:"capabilities"`
+	// NoNewPrivs stops setuid files and file capabilities from raising
+	// a process's rights.
+	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
 }
 
 // User is a process's identity (securityContext runAsUser/runAsGroup,
@@ -196,8 +218,10 @@ func Available() (bool, string) {
 	if err != nil || !strings.Contains(string(data), "overlay") {
 		return false, "the kernel has no overlay filesystem"
 	}
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		return false, "nsenter (util-linux) is not installed, so kubectl exec could not enter pods"
+	for _, tool := range []string{"nsenter", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return false, tool + " (util-linux) is not installed, so kubectl exec could not enter pods"
+		}
 	}
 	return true, ""
 }
@@ -205,35 +229,51 @@ func Available() (bool, string) {
 // EnterCommand returns a command that runs argv inside the sandbox whose
 // first process is pid (for kubectl exec and exec probes), with env as its
 // environment, in that process's root and working directory, as user
-// when set.
-func EnterCommand(pid int, argv []string, env []string, user *User) *exec.Cmd {
-	args := []string{"-t", fmt.Sprint(pid), "-m", "-p", "-i", "-u", "-n", "-r", "-w"}
-	switch {
-	case user != nil && len(user.Groups) > 0 && hasSetpriv(pid):
-		// nsenter's -G drops supplementary groups (fsGroup among them);
-		// setpriv, inside the container's root, sets them all.
-		groups := make([]string, len(user.Groups))
-		for i, g := range user.Groups {
-			groups[i] = fmt.Sprint(g)
-		}
-		args = append(args, "--", "setpriv", "--reuid", fmt.Sprint(user.UID), "--regid", fmt.Sprint(user.GID),
-			"--groups", strings.Join(groups, ","))
-	case user != nil:
-		args = append(args, "-S", fmt.Sprint(user.UID), "-G", fmt.Sprint(user.GID))
+// when set, holding no more than priv (nil: all of root's rights).
+// util-linux's setpriv, the host's and so in the container's root too,
+// sets identity and privileges after nsenter has entered.
+func EnterCommand(pid int, argv []string, env []string, user *User, priv *Privileges) *exec.Cmd {
+	args := []string{"-t", fmt.Sprint(pid), "-m", "-p", "-i", "-u", "-n", "-r", "-w", "--"}
+	if setpriv := setprivArgs(user, priv); len(setpriv) > 0 {
+		args = append(append(args, setprivPath()), setpriv...)
+		args = append(args, "--")
 	}
-	args = append(args, "--")
 	cmd := exec.Command("nsenter", append(args, argv...)...)
 	cmd.Env = env
 	return cmd
 }
 
-// hasSetpriv reports whether the container whose first process is pid has
-// util-linux's setpriv in its root.
-func hasSetpriv(pid int) bool {
-	for _, dir := range []string{"/usr/bin", "/bin"} {
-		if fi, err := os.Stat(fmt.Sprintf("/proc/%d/root%s/setpriv", pid, dir)); err == nil && fi.Mode()&0o111 != 0 {
-			return true
+func setprivArgs(user *User, priv *Privileges) []string {
+	var args []string
+	if user != nil {
+		args = append(args, "--reuid", fmt.Sprint(user.UID), "--regid", fmt.Sprint(user.GID))
+		if len(user.Groups) == 0 {
+			args = append(args, "--clear-groups")
+		} else {
+			groups := make([]string, len(user.Groups))
+			for i, g := range user.Groups {
+				groups[i] = fmt.Sprint(g)
+			}
+			args = append(args, "--groups", strings.Join(groups, ","))
 		}
 	}
-	return false
+	if priv != nil {
+		bounding := []string{"-all"}
+		for _, c := range priv.Capabilities {
+			bounding = append(bounding, "+"+c.String())
+		}
+		args = append(args, "--inh-caps=-all", "--bounding-set="+strings.Join(bounding, ","))
+		if priv.NoNewPrivs {
+			args = append(args, "--no-new-privs")
+		}
+	}
+	return args
+}
+
+// setprivPath is the host's setpriv (Available makes sure there is one).
+func setprivPath() string {
+	if p, err := exec.LookPath("setpriv"); err == nil {
+		return p
+	}
+	return "/usr/bin/setpriv"
 }
