@@ -35,7 +35,7 @@ type instance struct {
 	// privileges bound what it holds (and what kubectl exec gets there);
 	// nil: all of root's.
 	privileges *sandbox.Privileges
-	log        logr.Logger   // the pod's, with the container's name
+	log        logr.Logger // the pod's, with the container's name
 	started    time.Time
 	done       chan struct{}
 	code       int

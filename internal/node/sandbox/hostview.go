@@ -49,7 +49,7 @@ var etcSecrets = []string{
 
 // layer is what the upper layer gets before the root overlay is mounted.
 type layer struct {
-	whiteouts []string  // hidden paths
+	whiteouts []string   // hidden paths
 	opaque    []emptyDir // folders shown empty
 	links     [][2]string
 	hidden    []string // host paths no pod sees (for the host's submounts)
