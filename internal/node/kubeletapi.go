@@ -86,7 +86,7 @@ func newVirtualNode(cfg Config, client kubernetes.Interface, spec *corev1.Node, 
 			return nil
 		}),
 		nodeutil.AttachProviderRoutes(api.mux),
-		nodeutil.WithPodControllerConfigOverrides(pacePodQueues),
+		nodeutil.WithPodControllerConfigOverrides(pacePodQueues, deferStatusFields),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("creating node %s: %w", cfg.Name, err)

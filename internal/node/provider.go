@@ -30,6 +30,9 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	if err := addResourceFieldEnv(pod, p.pods, p.allocatable); err != nil {
 		return err
 	}
+	if err := addStatusFieldEnv(pod, p.pods); err != nil {
+		return err
+	}
 	return p.rt.CreatePod(ctx, pod)
 }
 func (p *provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {

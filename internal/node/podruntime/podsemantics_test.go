@@ -74,3 +74,23 @@ func TestReadOnlyRootFilesystem(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvFromStatusFields: the downward API's status fields, which only
+// the node knows when the container starts.
+func TestEnvFromStatusFields(t *testing.T) {
+	rt := newRuntime(t)
+	pod := newPod("downward").container("main", "sh", "-c", "echo $HOST_IP $HOST_IPS $POD_IP $POD_IPS").pod
+	for _, f := range []struct{ name, path string }{
+		{"HOST_IP", "status.hostIP"}, {"HOST_IPS", "status.hostIPs"}, {"POD_IP", "status.podIP"}, {"POD_IPS", "status.podIPs"},
+	} {
+		pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: f.name,
+			ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: f.path}}})
+	}
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "downward", "succeeded", phase(corev1.PodSucceeded))
+	if logs := logsOf(t, rt, "downward", "main", LogOptions{Tail: -1}); logs != "127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1\n" {
+		t.Errorf("logs %q, want the node's address four times (a pod without a network of its own has the node's)", logs)
+	}
+}

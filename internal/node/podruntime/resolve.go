@@ -57,7 +57,7 @@ func (pr *podRun) resolve(c *corev1.Container, restarts int) (*containerConfig, 
 	if err != nil {
 		return nil, err
 	}
-	vars, env := containerEnv(pod, c, img, home)
+	vars, env := containerEnv(pod, c, img, home, pr.statusField)
 	gpus, err := pr.allocateGPUs(c)
 	if err != nil {
 		return nil, err
@@ -135,13 +135,27 @@ func imagePaths(c *corev1.Container, img images.Image) []string {
 	return out
 }
 
+// statusField is the value of a downward API fieldRef that only the node
+// knows: the pod's and the node's addresses (one of each: skiff's
+// network is IPv4 only).
+func (pr *podRun) statusField(path string) string {
+	switch path {
+	case "status.podIP", "status.podIPs":
+		return pr.address()
+	case "status.hostIP", "status.hostIPs":
+		return pr.rt.hostIP
+	}
+	return ""
+}
+
 // ErrNoCommand means neither the pod nor an image map says what to run.
 var ErrNoCommand = errors.New("no command to run")
 
 // containerEnv resolves the container's environment: its env entries (the
-// pod controller has already resolved valueFrom and envFrom), $(VAR)
-// references between them, and the defaults a runtime adds.
-func containerEnv(pod *corev1.Pod, c *corev1.Container, img images.Image, home string) (map[string]string, []string) {
+// pod controller has already resolved valueFrom and envFrom, but for the
+// fieldRefs to status, which status reads), $(VAR) references between
+// them, and the defaults a runtime adds.
+func containerEnv(pod *corev1.Pod, c *corev1.Container, img images.Image, home string, status func(path string) string) (map[string]string, []string) {
 	env := map[string]string{"PATH": defaultPath, "HOSTNAME": pod.Name, "HOME": home}
 	order := []string{"PATH", "HOSTNAME", "HOME"}
 	// The image map's env comes first, as an image's ENV would.
@@ -156,6 +170,9 @@ func containerEnv(pod *corev1.Pod, c *corev1.Container, img images.Image, home s
 			order = append(order, e.Name)
 		}
 		env[e.Name] = expand(e.Value, env)
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			env[e.Name] = status(e.ValueFrom.FieldRef.FieldPath)
+		}
 	}
 	list := make([]string, 0, len(order))
 	for _, k := range order {
