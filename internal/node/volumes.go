@@ -26,7 +26,7 @@ import (
 )
 
 // volumes materialises pod volumes on the host for the sandbox to mount:
-// emptyDir, hostPath, configMap, secret, downwardAPI and projected (with
+// emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI and projected (with
 // service-account tokens from the TokenRequest API).
 type volumes struct {
 	client kubernetes.Interface
@@ -99,6 +99,8 @@ func (v *volumes) one(ctx context.Context, pod *corev1.Pod, dir string, vol core
 		return own, emptyDir(own)
 	case src.HostPath != nil:
 		return hostPath(src.HostPath)
+	case src.PersistentVolumeClaim != nil:
+		return v.claimFolder(ctx, pod.Namespace, src.PersistentVolumeClaim.ClaimName)
 	case src.ConfigMap != nil:
 		files, err := v.configMapFiles(pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional)
 		if err != nil {
@@ -130,7 +132,7 @@ func (v *volumes) one(ctx context.Context, pod *corev1.Pod, dir string, vol core
 		}
 		return own, writeFiles(own, files, src.Projected.DefaultMode)
 	}
-	return "", errors.New("this volume type is not supported by the skiff node (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected)")
+	return "", errors.New("this volume type is not supported by the skiff node (supported: emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI, projected)")
 }
 
 // memoryVolume mounts a tmpfs at dir, as the kubelet does for an emptyDir

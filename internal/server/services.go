@@ -11,6 +11,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/netplane/servicelb"
 	"github.com/skiff-dev/skiff/internal/netplane/serviceproxy"
 	"github.com/skiff-dev/skiff/internal/stage"
+	"github.com/skiff-dev/skiff/internal/storage/localpath"
 )
 
 // controlPlane is etcd, the API server, the controller-manager and the
@@ -28,7 +29,7 @@ func (h *house) clusterServices() stage.Stage {
 	if h.net != nil {
 		stages = h.networkServices()
 	}
-	stages = append(stages, h.metricsServer())
+	stages = append(stages, h.metricsServer(), h.localPath())
 	group := stage.Group("cluster services", stages...)
 	run := group.Run
 	group.Run = func(ctx context.Context, ready func()) error {
@@ -68,6 +69,13 @@ func (h *house) metricsServer() stage.Stage {
 		Listen: listen, Port: h.o.MetricsPort, Resolution: 15 * time.Second,
 	}
 	return stage.Serve("metrics-server", func(ctx context.Context) error { return metricsapi.Run(ctx, cfg) })
+}
+
+// localPath provisions the default StorageClass's volumes: folders
+// under the data dir's volumes/.
+func (h *house) localPath() stage.Stage {
+	p := &localpath.Provisioner{Root: filepath.Join(h.layout.Root, "volumes"), Node: h.nodeName}
+	return stage.Serve("local-path provisioner", func(ctx context.Context) error { return localpath.Run(ctx, h.client, p) })
 }
 
 // node registers this machine and runs its pods; it stops first, so that

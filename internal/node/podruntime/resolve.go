@@ -93,7 +93,7 @@ func workingDir(c *corev1.Container, img images.Image) string {
 // container's volumes and devices, in the pod's namespaces when it has
 // them.
 func (pr *podRun) sandboxSpec(pod *corev1.Pod, c *corev1.Container, cc *containerConfig) (*sandbox.Spec, error) {
-	mounts, err := pr.mounts(c)
+	mounts, err := pr.mounts(pod, c)
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,12 @@ package podruntime
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/skiff-dev/skiff/internal/node/sandbox"
@@ -93,7 +95,7 @@ func hasProjectedVolumes(pod *corev1.Pod) bool {
 }
 
 // mounts lists the sandbox mounts of container c.
-func (pr *podRun) mounts(c *corev1.Container) ([]sandbox.Mount, error) {
+func (pr *podRun) mounts(pod *corev1.Pod, c *corev1.Container) ([]sandbox.Mount, error) {
 	pr.mu.Lock()
 	paths := pr.volumePaths
 	pr.mu.Unlock()
@@ -103,13 +105,53 @@ func (pr *podRun) mounts(c *corev1.Container) ([]sandbox.Mount, error) {
 		if !ok {
 			return nil, fmt.Errorf("volume %q mounted by container %q is not defined in the pod", vm.Name, c.Name)
 		}
+		readOnly := vm.ReadOnly || claimReadOnly(pod, vm.Name)
 		if vm.SubPath != "" {
-			if filepath.IsAbs(vm.SubPath) || strings.Contains(vm.SubPath, "..") {
-				return nil, fmt.Errorf("subPath %q of volume %q must be a relative path without '..'", vm.SubPath, vm.Name)
+			var err error
+			if src, err = subPath(src, vm, readOnly); err != nil {
+				return nil, err
 			}
-			src = filepath.Join(src, vm.SubPath)
 		}
-		out = append(out, sandbox.Mount{Source: src, Target: vm.MountPath, ReadOnly: vm.ReadOnly})
+		out = append(out, sandbox.Mount{Source: src, Target: vm.MountPath, ReadOnly: readOnly})
 	}
 	return out, nil
+}
+
+// subPath is vm's subPath inside the volume at src, resolved there (a
+// symlink in the volume cannot lead out of it) and, as the kubelet does,
+// created as a folder when missing on a writable volume.
+func subPath(src string, vm corev1.VolumeMount, readOnly bool) (string, error) {
+	if filepath.IsAbs(vm.SubPath) || strings.Contains(vm.SubPath, "..") {
+		return "", fmt.Errorf("subPath %q of volume %q must be a relative path without '..'", vm.SubPath, vm.Name)
+	}
+	path, err := securejoin.SecureJoin(src, vm.SubPath)
+	if err != nil {
+		return "", fmt.Errorf("subPath %q of volume %q: %w", vm.SubPath, vm.Name, err)
+	}
+	if _, err := os.Lstat(path); !os.IsNotExist(err) || readOnly {
+		return path, nil
+	}
+	// With the volume's own mode, as the kubelet does, whatever the umask.
+	mode := os.FileMode(0o755)
+	if fi, err := os.Stat(src); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := os.MkdirAll(path, mode); err != nil {
+		return "", fmt.Errorf("creating subPath %q of volume %q: %w", vm.SubPath, vm.Name, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return "", fmt.Errorf("creating subPath %q of volume %q: %w", vm.SubPath, vm.Name, err)
+	}
+	return path, nil
+}
+
+// claimReadOnly reports a persistentVolumeClaim volume marked readOnly,
+// which makes every mount of it read-only.
+func claimReadOnly(pod *corev1.Pod, volume string) bool {
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == volume && v.PersistentVolumeClaim != nil {
+			return v.PersistentVolumeClaim.ReadOnly
+		}
+	}
+	return false
 }
