@@ -2,6 +2,7 @@ package podruntime
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -92,5 +93,24 @@ func TestEnvFromStatusFields(t *testing.T) {
 	waitFor(t, rt, "downward", "succeeded", phase(corev1.PodSucceeded))
 	if logs := logsOf(t, rt, "downward", "main", LogOptions{Tail: -1}); logs != "127.0.0.1 127.0.0.1 127.0.0.1 127.0.0.1\n" {
 		t.Errorf("logs %q, want the node's address four times (a pod without a network of its own has the node's)", logs)
+	}
+}
+
+// TestPodsDirWithOverlaySeparators: overlayfs splits its options on ','
+// (and lowerdir on ':'), so a data dir named so failed every start
+// ("mounting the root overlay over /: No such file or directory").
+func TestPodsDirWithOverlaySeparators(t *testing.T) {
+	skipWithoutSandboxes(t)
+	dir := filepath.Join(t.TempDir(), "team,a:b")
+	rt := newRuntime(t, withSandboxes(t), func(c *Config) { c.PodsDir = dir })
+	pod := newPod("commas").container("main", "sh", "-c", "echo started").pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, rt, "commas", "finished", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	})
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Errorf("phase %s: %+v", p.Status.Phase, p.Status.ContainerStatuses)
 	}
 }

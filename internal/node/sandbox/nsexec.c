@@ -197,6 +197,30 @@ __attribute__((format(printf, 2, 3))) static void pathf(char *out, const char *f
 		fail("path too long: %s", out);
 }
 
+// overlay_opts writes overlayfs's mount options for the three folders,
+// with the characters its option parser splits on (',' and, in lowerdir,
+// ':') escaped by a backslash, so that a data dir named "a,b" works.
+static void overlay_opts(char *out, size_t size, const char *lower, const char *upper, const char *work) {
+	const char *keys[] = {"lowerdir=", ",upperdir=", ",workdir="};
+	const char *vals[] = {lower, upper, work};
+	size_t n = 0;
+	for (int k = 0; k < 3; k++) {
+		for (const char *c = keys[k]; *c; c++) {
+			if (n + 1 >= size)
+				fail("overlay options too long for %s", upper);
+			out[n++] = *c;
+		}
+		for (const char *c = vals[k]; *c; c++) {
+			if (n + 2 >= size)
+				fail("overlay options too long for %s", upper);
+			if (*c == ',' || *c == ':' || *c == '\\')
+				out[n++] = '\\';
+			out[n++] = *c;
+		}
+	}
+	out[n] = 0;
+}
+
 static void join(char *out, const char *a, const char *b) {
 	if (snprintf(out, PATH_MAX, "%s/%s", a, b[0] == '/' ? b + 1 : b) >= PATH_MAX)
 		fail("path too long: %s/%s", a, b);
@@ -269,7 +293,7 @@ static void host_submounts(const struct spec *s, const char *root, const char *f
 		pathf(work, "%s/submounts/%d/work", fs, i);
 		mkdir_all(upper, 0755);
 		mkdir_all(work, 0755);
-		snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", s->sub_path[i], upper, work);
+		overlay_opts(opts, sizeof opts, s->sub_path[i], upper, work);
 		if (mount("overlay", target, "overlay", 0, opts) == 0)
 			continue;
 		bind_ro(s->sub_path[i], target);
@@ -558,7 +582,7 @@ static void run_child(const char *spec_path) {
 	mkdir_all(root, 0755);
 	host_layer(&s, upper);
 	const char *lower = s.lower && s.lower[0] ? s.lower : "/";
-	snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
+	overlay_opts(opts, sizeof opts, lower, upper, work);
 	if (mount("overlay", root, "overlay", 0, opts) < 0)
 		fail("mounting the root overlay over %s: %s", lower, strerror(errno));
 	host_submounts(&s, root, fs);
