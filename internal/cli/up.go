@@ -60,6 +60,7 @@ func NewCmdUp(g *globals, runF func(*UpOptions) error) *cobra.Command {
 	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "DNS domain of Services and pods")
 	f.BoolVar(&o.PodNetwork, "pod-network", o.PodNetwork, "give pods their own addresses, Services and DNS (false: pods share the host's network)")
 	f.StringVar(&o.NodeName, "node-name", "", "name of this machine's node (default: the hostname)")
+	f.StringVar(&o.VolumesDir, "volumes-dir", "", "folder of the local-path PersistentVolumes (default: the data dir's volumes/)")
 	f.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "port of the node's kubelet API (logs, exec, port-forward)")
 	f.IntVar(&o.MetricsPort, "metrics-port", o.MetricsPort, "port of metrics-server (the metrics.k8s.io API behind kubectl top), on the pod network's gateway or the node's address")
 	f.BoolVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "merge a \"skiff\" context into ~/.kube/config and select it")

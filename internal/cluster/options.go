@@ -30,7 +30,10 @@ type Options struct {
 	NodeName         string // empty: this machine's hostname
 	KubeletPort      int
 	MetricsPort      int // metrics-server (the metrics.k8s.io API)
-	WriteKubeconfig  bool
+	// VolumesDir holds the local-path PersistentVolumes' folders; empty:
+	// the data dir's volumes/.
+	VolumesDir      string
+	WriteKubeconfig bool
 	// Verbosity is the component log's level (klog's -v; 0 is the
 	// default, higher is chattier).
 	Verbosity      int
@@ -64,6 +67,9 @@ func invalid(format string, args ...any) error {
 func (o Options) Validate() error {
 	if o.DataDir == "" {
 		return invalid("--data-dir is empty")
+	}
+	if o.VolumesDir != "" && !strings.HasPrefix(o.VolumesDir, "/") {
+		return invalid("--volumes-dir %q must be an absolute path", o.VolumesDir)
 	}
 	if net.ParseIP(o.BindAddress) == nil {
 		return invalid("--bind-address %q is not an IP address", o.BindAddress)

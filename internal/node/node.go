@@ -42,8 +42,11 @@ type Config struct {
 	CertFile   string // kubelet serving certificate
 	KeyFile    string
 	PodsDir    string // per-pod state and logs
-	DataDir    string // for the ephemeral-storage capacity
-	Version    string // reported as the kubelet version
+	DataDir    string // for the ephemeral-storage capacity; hidden from pods
+	// Hidden are more host folders no pod sees but through a volume
+	// (the local-path volumes' folder, when it is not in DataDir).
+	Hidden  []string
+	Version string // reported as the kubelet version
 	// Sandboxes runs each container in its own namespaces and root; else
 	// containers are plain process groups on the host.
 	Sandboxes bool
@@ -198,7 +201,7 @@ func runtimeConfig(cfg Config, inst instance) podruntime.Config {
 	if cfg.Sandboxes {
 		// The running binary, even if the file was replaced since.
 		rc.SandboxBinary = "/proc/self/exe"
-		rc.MaskedPaths = []string{cfg.DataDir}
+		rc.MaskedPaths = append([]string{cfg.DataDir}, cfg.Hidden...)
 		if cfg.Network != nil {
 			rc.Network, rc.DNS = cfg.Network, cfg.DNS
 		}

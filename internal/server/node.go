@@ -33,6 +33,7 @@ func runNode(ctx context.Context, h *house, ready func()) error {
 		KeyFile:    h.layout.PKI.KubeletKey,
 		PodsDir:    podsDir(h.layout),
 		DataDir:    h.layout.Root,
+		Hidden:     []string{h.volumesDir()},
 		Version:    instance.CurrentVersions().Kubernetes,
 		Sandboxes:  caps.Sandboxes.OK,
 		Cgroups:    caps.Cgroups.OK,

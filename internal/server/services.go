@@ -72,10 +72,17 @@ func (h *house) metricsServer() stage.Stage {
 }
 
 // localPath provisions the default StorageClass's volumes: folders
-// under the data dir's volumes/.
+// under --volumes-dir, by default the data dir's volumes/.
 func (h *house) localPath() stage.Stage {
-	p := &localpath.Provisioner{Root: filepath.Join(h.layout.Root, "volumes"), Node: h.nodeName}
+	p := &localpath.Provisioner{Root: h.volumesDir(), Node: h.nodeName}
 	return stage.Serve("local-path provisioner", func(ctx context.Context) error { return localpath.Run(ctx, h.client, p) })
+}
+
+func (h *house) volumesDir() string {
+	if h.o.VolumesDir != "" {
+		return filepath.Clean(h.o.VolumesDir)
+	}
+	return filepath.Join(h.layout.Root, "volumes")
 }
 
 // node registers this machine and runs its pods; it stops first, so that

@@ -76,7 +76,8 @@ spec:
 // and goes with the claim; a claim larger than the disk is refused.
 func TestPersistentVolumes(t *testing.T) {
 	in := newInstance(t)
-	in.up("--write-kubeconfig=false")
+	volumes := filepath.Join(t.TempDir(), "volumes")
+	in.up("--write-kubeconfig=false", "--volumes-dir", volumes)
 	if got := in.jsonpath("get", "storageclass", "local-path", "-o",
 		`jsonpath={.metadata.annotations.storageclass\.kubernetes\.io/is-default-class} {.volumeBindingMode} {.reclaimPolicy}`); got != "true WaitForFirstConsumer Delete" {
 		t.Fatalf("storage class local-path = %q, want the default, WaitForFirstConsumer, Delete", got)
@@ -100,7 +101,7 @@ func TestPersistentVolumes(t *testing.T) {
 		t.Fatalf("store-0 printed %q, want its stamp", first)
 	}
 	pv := in.jsonpath("get", "pvc", "data-store-0", "-o", "jsonpath={.spec.volumeName}")
-	folder := filepath.Join(in.dataDir, "volumes", pv)
+	folder := filepath.Join(volumes, pv)
 	if fi, err := os.Stat(folder); err != nil || !fi.IsDir() {
 		t.Fatalf("volume %s has no folder %s: %v", pv, folder, err)
 	}
@@ -109,7 +110,7 @@ func TestPersistentVolumes(t *testing.T) {
 	in.mustKubectl("delete", "statefulset", "store", "--wait")
 	in.mustKubectl("wait", "--for=delete", "pod/store-0", "--timeout=60s")
 	in.down()
-	in.up("--write-kubeconfig=false")
+	in.up("--write-kubeconfig=false", "--volumes-dir", volumes)
 	in.apply(t, storeSet)
 	if again := stamp(); again != first {
 		t.Errorf("after the StatefulSet and skiff came back, store-0 printed %q, want %q", again, first)
