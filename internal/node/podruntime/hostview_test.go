@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,8 @@ func TestPodSeesTheHostsSoftwareButNotItsData(t *testing.T) {
 		"echo /tmp holds $(ls -A /tmp), /home $(ls -A /home | wc -l), /var/lib $(ls -A /var/lib | wc -l)",
 		"echo x > /tmp/mine && echo tmp-writable",
 		"cat api.py; echo",
+		// Read off mountinfo: a write to test it would reach the host's kernel if it failed.
+		"awk '$5==\"/proc/sys\" {split($6, o, \",\"); print \"/proc/sys\", o[1]}' /proc/self/mountinfo",
 	}, "; ")
 	pod := newPod("hostview").container("main", "sh", "-c", script).pod
 	pod.Spec.Containers[0].Image = "model-api:1"
@@ -66,7 +69,7 @@ func TestPodSeesTheHostsSoftwareButNotItsData(t *testing.T) {
 	logs := logsOf(t, rt, "hostview", "main", LogOptions{Tail: -1})
 	// /tmp holds only the way to the image's folder.
 	appTop := strings.Split(strings.TrimPrefix(app, "/tmp/"), "/")[0]
-	want := "has-sh\nhas-passwd\n/tmp holds " + appTop + ", /home 0, /var/lib 0\ntmp-writable\nprint('serving')\n"
+	want := "has-sh\nhas-passwd\n/tmp holds " + appTop + ", /home 0, /var/lib 0\ntmp-writable\nprint('serving')\n/proc/sys ro\n"
 	if p.Status.Phase != corev1.PodSucceeded || logs != want {
 		t.Errorf("phase %s, logs (-want +got):\n%s", p.Status.Phase, cmp.Diff(want, logs))
 	}
@@ -114,6 +117,34 @@ func TestPrivilegesBoundWhatAContainerHolds(t *testing.T) {
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("/proc/self/status (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestApplyCapabilities(t *testing.T) {
+	tests := []struct {
+		name      string
+		add, drop []corev1.Capability
+		want      []capability.Cap
+	}{
+		{name: "drop ALL, add one", drop: []corev1.Capability{"ALL"}, add: []corev1.Capability{"NET_BIND_SERVICE"},
+			want: []capability.Cap{capability.CAP_NET_BIND_SERVICE}},
+		{name: "add ALL, drop one: the drop wins", add: []corev1.Capability{"all"}, drop: []corev1.Capability{"CAP_NET_RAW"},
+			want: slices.DeleteFunc(capability.ListKnown(), func(c capability.Cap) bool { return c == capability.CAP_NET_RAW })},
+		{name: "add and drop the same", add: []corev1.Capability{"NET_ADMIN"}, drop: []corev1.Capability{"net_admin", "KILL"},
+			want: slices.DeleteFunc(slices.Clone(defaultCapabilities), func(c capability.Cap) bool { return c == capability.CAP_KILL })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := applyCapabilities("main", slices.Clone(defaultCapabilities), &corev1.Capabilities{Add: tt.add, Drop: tt.drop})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(tt.want))
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("capabilities (-want +got):\n%s", diff)
 			}
 		})
 	}

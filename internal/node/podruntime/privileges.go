@@ -33,29 +33,52 @@ func privileges(c *corev1.Container) (*sandbox.Privileges, error) {
 		return nil, nil
 	}
 	caps := slices.Clone(defaultCapabilities)
+	var err error
 	p := &sandbox.Privileges{NoNewPrivs: true}
 	if sc != nil && sc.AllowPrivilegeEscalation != nil {
 		p.NoNewPrivs = !*sc.AllowPrivilegeEscalation
 	}
 	if sc != nil && sc.Capabilities != nil {
-		add, err := capabilities(c.Name, "add", sc.Capabilities.Add)
-		if err != nil {
+		if caps, err = applyCapabilities(c.Name, caps, sc.Capabilities); err != nil {
 			return nil, err
-		}
-		drop, err := capabilities(c.Name, "drop", sc.Capabilities.Drop)
-		if err != nil {
-			return nil, err
-		}
-		caps = slices.DeleteFunc(caps, func(c capability.Cap) bool { return slices.Contains(drop, c) })
-		for _, c := range add {
-			if !slices.Contains(caps, c) {
-				caps = append(caps, c)
-			}
 		}
 	}
 	slices.Sort(caps)
 	p.Capabilities = caps
 	return p, nil
+}
+
+// applyCapabilities changes caps as containerd's CRI does: drop ALL
+// empties them first, then add (ALL: every one), then the other drops, so
+// "drop ALL, add X" is X and "add ALL, drop Y" is all but Y.
+func applyCapabilities(container string, caps []capability.Cap, sc *corev1.Capabilities) ([]capability.Cap, error) {
+	add, err := capabilities(container, "add", sc.Add)
+	if err != nil {
+		return nil, err
+	}
+	drop, err := capabilities(container, "drop", sc.Drop)
+	if err != nil {
+		return nil, err
+	}
+	if names(sc.Drop, "ALL") {
+		caps = nil
+	}
+	for _, c := range add {
+		if !slices.Contains(caps, c) {
+			caps = append(caps, c)
+		}
+	}
+	if !names(sc.Drop, "ALL") {
+		caps = slices.DeleteFunc(caps, func(c capability.Cap) bool { return slices.Contains(drop, c) })
+	}
+	return caps, nil
+}
+
+// names reports whether list holds name (with or without CAP_, any case).
+func names(list []corev1.Capability, name string) bool {
+	return slices.ContainsFunc(list, func(c corev1.Capability) bool {
+		return strings.TrimPrefix(strings.ToUpper(string(c)), "CAP_") == name
+	})
 }
 
 // capabilities reads securityContext.capabilities.add or drop: names

@@ -29,7 +29,7 @@ type emptyDir struct {
 }
 
 var emptyDirs = []emptyDir{
-	{"/tmp", 0o1777}, {"/run", 0o755}, {"/root", 0o700}, {"/home", 0o755},
+	{"/tmp", 0o1777}, {"/run", 0o755}, {"/run/lock", 0o1777}, {"/root", 0o700}, {"/home", 0o755},
 	{"/mnt", 0o755}, {"/media", 0o755}, {"/srv", 0o755},
 	{"/var", 0o755}, {"/var/tmp", 0o1777}, {"/var/cache", 0o755}, {"/var/lib", 0o755},
 	{"/var/log", 0o755}, {"/var/spool", 0o755}, {"/var/opt", 0o755}, {"/var/local", 0o755}, {"/var/mail", 0o2775},

@@ -300,6 +300,27 @@ static void host_submounts(const struct spec *s, const char *root, const char *f
 	}
 }
 
+// protect_proc makes the kernel's knobs under /proc read-only and hides
+// what leaks the host's memory or keys, as container runtimes do: writes
+// to /proc/sys are checked against file modes, not capabilities, so a
+// root pod without CAP_SYS_ADMIN could still set kernel.core_pattern.
+static void protect_proc(const char *root) {
+	static const char *ro[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"};
+	static const char *hidden[] = {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/kallsyms"};
+	char p[PATH_MAX];
+	struct stat st;
+	for (size_t i = 0; i < sizeof ro / sizeof *ro; i++) {
+		join(p, root, ro[i]);
+		if (lstat(p, &st) == 0)
+			bind_ro(p, p);
+	}
+	for (size_t i = 0; i < sizeof hidden / sizeof *hidden; i++) {
+		join(p, root, hidden[i]);
+		if (lstat(p, &st) == 0)
+			do_mount("/dev/null", p, 0, MS_BIND, 0);
+	}
+}
+
 // system_mounts: /proc of the PID namespace, a private nodev /dev with the
 // standard nodes bound from the host's, devpts, /dev/shm, read-only /sys.
 static void system_mounts(const struct spec *s, const char *root) {
@@ -307,6 +328,8 @@ static void system_mounts(const struct spec *s, const char *root) {
 	join(p, root, "/proc");
 	mkdir_all(p, 0755);
 	do_mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0);
+	if (s->has_caps)
+		protect_proc(root);
 	char dev[PATH_MAX];
 	join(dev, root, "/dev");
 	mkdir_all(dev, 0755);

@@ -238,8 +238,13 @@ func EnterCommand(pid int, argv []string, env []string, user *User, priv *Privil
 		args = append(append(args, setprivPath()), setpriv...)
 		args = append(args, "--")
 	}
+	// nsenter and setpriv run as root with every capability, so they get
+	// a fixed environment (never the pod's: LD_PRELOAD there would load a
+	// library of the pod's into them); env, once the rights are dropped,
+	// gives the command the container's.
+	args = append(append(args, "/usr/bin/env", "-i", "--"), env...)
 	cmd := exec.Command("nsenter", append(args, argv...)...)
-	cmd.Env = env
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	return cmd
 }
 
