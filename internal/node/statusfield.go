@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
@@ -52,7 +53,9 @@ func hasStatusField(pod *corev1.Pod) bool {
 
 // addStatusFieldEnv gives the runtime back the status fieldRefs of the
 // pod as the informer holds it, in place of the empty values
-// virtual-kubelet resolved them to.
+// virtual-kubelet resolved them to, and the plain values that refer to
+// them ($(POD_IP):8080), unexpanded, after them in their order, so that
+// the runtime expands them once it knows the addresses.
 func addStatusFieldEnv(pod *corev1.Pod, pods corelisters.PodLister) error {
 	orig, err := pods.Pods(pod.Namespace).Get(pod.Name)
 	if err != nil {
@@ -63,26 +66,39 @@ func addStatusFieldEnv(pod *corev1.Pod, pods corelisters.PodLister) error {
 		if c == nil {
 			continue
 		}
+		var deferred []corev1.EnvVar
+		var refs []string // $(NAME) of the status variables so far
 		for _, e := range oc.Env {
 			ref := fieldRef(&e)
-			if ref == nil || !strings.HasPrefix(ref.FieldPath, statusFieldMark) {
-				continue
+			switch {
+			case ref != nil && strings.HasPrefix(ref.FieldPath, statusFieldMark):
+				path := strings.TrimSuffix(strings.TrimPrefix(ref.FieldPath, statusFieldMark), "']")
+				deferred = append(deferred, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}})
+				refs = append(refs, "$("+e.Name+")")
+			case e.ValueFrom == nil && containsAny(e.Value, refs):
+				deferred = append(deferred, corev1.EnvVar{Name: e.Name, Value: e.Value})
+				refs = append(refs, "$("+e.Name+")")
 			}
-			path := strings.TrimSuffix(strings.TrimPrefix(ref.FieldPath, statusFieldMark), "']")
-			setEnv(c, corev1.EnvVar{Name: e.Name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}})
 		}
+		for _, d := range deferred {
+			removeEnv(c, d.Name)
+		}
+		c.Env = append(c.Env, deferred...)
 	}
 	return nil
 }
 
-func setEnv(c *corev1.Container, v corev1.EnvVar) {
-	for i := range c.Env {
-		if c.Env[i].Name == v.Name {
-			c.Env[i] = v
-			return
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
 		}
 	}
-	c.Env = append(c.Env, v)
+	return false
+}
+
+func removeEnv(c *corev1.Container, name string) {
+	c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name })
 }
 
 func fieldRef(e *corev1.EnvVar) *corev1.ObjectFieldSelector {

@@ -23,6 +23,7 @@ func TestStatusFieldsReachTheRuntime(t *testing.T) {
 			{Name: "POD_IP", ValueFrom: statusRef("status.podIP")},
 			{Name: "NODE", ValueFrom: statusRef("spec.nodeName")},
 			{Name: "HOST_IPS", ValueFrom: statusRef("status.hostIPs")},
+			{Name: "ADDR", Value: "$(POD_IP):8080"},
 		}}}}}
 	obj, err := markStatusFields(pod)
 	if err != nil {
@@ -31,7 +32,9 @@ func TestStatusFieldsReachTheRuntime(t *testing.T) {
 	marked := obj.(*corev1.Pod)
 	gotPaths := []string{}
 	for _, e := range marked.Spec.Containers[0].Env {
-		gotPaths = append(gotPaths, e.ValueFrom.FieldRef.FieldPath)
+		if e.ValueFrom != nil {
+			gotPaths = append(gotPaths, e.ValueFrom.FieldRef.FieldPath)
+		}
 	}
 	wantPaths := []string{"metadata.annotations['downward.skiff.dev/status.podIP']", "spec.nodeName", "metadata.annotations['downward.skiff.dev/status.hostIPs']"}
 	if diff := cmp.Diff(wantPaths, gotPaths); diff != "" {
@@ -47,14 +50,17 @@ func TestStatusFieldsReachTheRuntime(t *testing.T) {
 	}
 	// What virtual-kubelet hands the provider: plain values only.
 	forProvider := pod.DeepCopy()
-	forProvider.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "HOST_IPS"}, {Name: "NODE", Value: "skiff"}, {Name: "POD_IP"}}
+	forProvider.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "HOST_IPS"}, {Name: "ADDR", Value: ":8080"}, {Name: "NODE", Value: "skiff"}, {Name: "POD_IP"}}
 	if err := addStatusFieldEnv(forProvider, corelisters.NewPodLister(indexer)); err != nil {
 		t.Fatal(err)
 	}
+	// The status variables and what refers to them come last, in the
+	// pod's order, for the runtime to expand.
 	want := []corev1.EnvVar{
-		{Name: "HOST_IPS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.hostIPs"}}},
 		{Name: "NODE", Value: "skiff"},
 		{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+		{Name: "HOST_IPS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.hostIPs"}}},
+		{Name: "ADDR", Value: "$(POD_IP):8080"},
 	}
 	if diff := cmp.Diff(want, forProvider.Spec.Containers[0].Env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)

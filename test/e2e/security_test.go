@@ -26,6 +26,8 @@ spec:
       valueFrom: {fieldRef: {fieldPath: status.podIP}}
     - name: HOST_IP
       valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+    - name: ADDR
+      value: $(POD_IP):8080
     command:
     - sh
     - -c
@@ -34,7 +36,7 @@ spec:
         if cat "$f" >/dev/null 2>&1; then echo "readable $f"; else echo "hidden $f"; fi
       done
       cat /data/dataset.csv
-      echo "pod-ip=$POD_IP host-ip=$HOST_IP"
+      echo "pod-ip=$POD_IP host-ip=$HOST_IP addr=$ADDR"
       token=$(cat /var/run/secrets/kubernetes.io/serviceaccount/token)
       api=https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
       echo "own-pods=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" $api/api/v1/namespaces/default/pods)"
@@ -149,7 +151,7 @@ func TestNodeBoundary(t *testing.T) {
 	t.Run("status fieldRefs give the addresses", func(t *testing.T) {
 		podIP := in.jsonpath("get", "pod", "peek", "-o", "jsonpath={.status.podIP}")
 		hostIP := in.jsonpath("get", "pod", "peek", "-o", "jsonpath={.status.hostIP}")
-		if want := fmt.Sprintf("pod-ip=%s host-ip=%s\n", podIP, hostIP); podIP == "" || !strings.Contains(logs, want) {
+		if want := fmt.Sprintf("pod-ip=%s host-ip=%s addr=%s:8080\n", podIP, hostIP, podIP); podIP == "" || !strings.Contains(logs, want) {
 			t.Errorf("pod output lacks %q:\n%s", want, logs)
 		}
 	})
