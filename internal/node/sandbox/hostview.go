@@ -45,6 +45,8 @@ var etcSecrets = []string{
 	"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/security/opasswd",
 	"/etc/sudoers", "/etc/sudoers.d", "/etc/ssh/ssh_host_*_key", "/etc/ssl/private",
 	"/etc/kubernetes", "/etc/rancher", "/etc/docker", "/etc/containerd", "/etc/skiff",
+	"/etc/cni/net.d/*kubeconfig*", "/etc/pki/tls/private", "/etc/letsencrypt", "/etc/wireguard",
+	"/etc/NetworkManager/system-connections", "/etc/krb5.keytab", "/etc/ipsec.secrets", "/etc/ipsec.d/private",
 }
 
 // layer is what the upper layer gets before the root overlay is mounted.
