@@ -68,7 +68,10 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 	}
 	var proc *exec.Cmd
 	if inst.sandboxDir != "" {
-		proc = sandbox.EnterCommand(inst.cmd.Process.Pid, cmd, inst.env, inst.user, inst.privileges)
+		var err error
+		if proc, err = sandbox.EnterCommand(r.sandboxSelf, inst.cmd.Process.Pid, cmd, inst.env, inst.user, inst.privileges); err != nil {
+			return err
+		}
 	} else {
 		path, err := sandbox.LookPath(cmd[0], envValue(inst.env, "PATH"), inst.dir)
 		if err != nil {

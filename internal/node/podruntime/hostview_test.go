@@ -2,6 +2,7 @@ package podruntime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -177,6 +178,13 @@ func TestExecHoldsTheContainersPrivileges(t *testing.T) {
 	want := map[string]string{"CapBnd": capMask(defaultCapabilities), "NoNewPrivs": "1"}
 	if diff := cmp.Diff(want, statusFields(out.String())); diff != "" {
 		t.Errorf("exec's /proc/self/status (-want +got):\n%s", diff)
+	}
+	// A command that is not there: exit 127 with the reason, as a shell.
+	out.Reset()
+	err = rt.Exec(context.Background(), "default", "exec-caps", "main", []string{"definitely-not-installed"}, ExecIO{Stdout: &out, Stderr: &out})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 127 || !strings.Contains(out.String(), "not found") {
+		t.Errorf("exec of a missing command = %v, %q; want exit 127 saying not found", err, out.String())
 	}
 }
 

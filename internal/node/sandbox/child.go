@@ -62,27 +62,7 @@ func (s Spec) encode() ([]byte, error) {
 	if s.ReadOnlyRoot {
 		put("ro_root")
 	}
-	if p := s.Privileges; p != nil {
-		put("caps", strconv.Itoa(len(p.Capabilities)))
-		for _, c := range p.Capabilities {
-			put(strconv.Itoa(int(c)))
-		}
-		if p.NoNewPrivs {
-			put("no_new_privs")
-		}
-	}
-	if u := s.User; u != nil {
-		put("user", fmt.Sprint(u.UID), fmt.Sprint(u.GID), strconv.Itoa(len(u.Groups)))
-		for _, g := range u.Groups {
-			put(fmt.Sprint(g))
-		}
-	}
-	for _, a := range s.Args {
-		put("arg", a)
-	}
-	for _, e := range s.Env {
-		put("env", e)
-	}
+	s.putIdentity(put)
 	masked := append([]string{s.StateDir}, s.Masked...)
 	for _, m := range s.Masked {
 		rel, err := inRoot(m)
@@ -163,6 +143,32 @@ func (s Spec) encode() ([]byte, error) {
 		return nil, errors.New("sandbox spec: a value holds a NUL byte")
 	}
 	return []byte(b.String()), nil
+}
+
+// putIdentity encodes what the command runs as and with: privileges,
+// user, argv and env (a sandbox's spec and an enter's share it).
+func (s Spec) putIdentity(put func(...string)) {
+	if p := s.Privileges; p != nil {
+		put("caps", strconv.Itoa(len(p.Capabilities)))
+		for _, c := range p.Capabilities {
+			put(strconv.Itoa(int(c)))
+		}
+		if p.NoNewPrivs {
+			put("no_new_privs")
+		}
+	}
+	if u := s.User; u != nil {
+		put("user", fmt.Sprint(u.UID), fmt.Sprint(u.GID), strconv.Itoa(len(u.Groups)))
+		for _, g := range u.Groups {
+			put(fmt.Sprint(g))
+		}
+	}
+	for _, a := range s.Args {
+		put("arg", a)
+	}
+	for _, e := range s.Env {
+		put("env", e)
+	}
 }
 
 func flag(b bool) string {

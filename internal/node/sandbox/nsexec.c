@@ -27,6 +27,9 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <sched.h>
 #include <unistd.h>
 
 #define REPORT_FD 3
@@ -43,7 +46,7 @@ struct mnt {
 
 struct spec {
 	const char *lower, *state, *hostname, *dir, *upper_size, *shm;
-	int in_pod, tty, has_user, ro_root, has_caps, no_new_privs;
+	int in_pod, tty, has_user, ro_root, has_caps, no_new_privs, enter_pid;
 	unsigned char keep_cap[64]; // with has_caps: the bounding set
 	uid_t uid;
 	gid_t gid;
@@ -64,6 +67,10 @@ struct spec {
 	int nwhiteouts, nopaque, nlinks;
 };
 
+// fail_fd and fail_code are where a failure is reported and the exit
+// code it gives: the start report for a sandbox, stderr for an enter.
+static int fail_fd = REPORT_FD, fail_code = EXIT_START_ERROR;
+
 static void fail(const char *fmt, ...) {
 	char msg[1024];
 	va_list ap;
@@ -73,10 +80,12 @@ static void fail(const char *fmt, ...) {
 	if (n > 0) {
 		if (n >= (int)sizeof msg)
 			n = sizeof msg - 1;
-		ssize_t w = write(REPORT_FD, msg, n);
+		ssize_t w = write(fail_fd, msg, n);
+		if (fail_fd == STDERR_FILENO)
+			w = write(fail_fd, "\n", 1);
 		(void)w;
 	}
-	_exit(EXIT_START_ERROR);
+	_exit(fail_code);
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -122,6 +131,7 @@ static void parse(char *buf, size_t len, struct spec *s) {
 		else if (!strcmp(key, "dir")) s->dir = NEXT();
 		else if (!strcmp(key, "upper_size")) s->upper_size = NEXT();
 		else if (!strcmp(key, "shm")) s->shm = NEXT();
+		else if (!strcmp(key, "enter_pid")) s->enter_pid = atoi(NEXT());
 		else if (!strcmp(key, "in_pod")) s->in_pod = 1;
 		else if (!strcmp(key, "ro_root")) s->ro_root = 1;
 		else if (!strcmp(key, "tty")) s->tty = 1;
@@ -182,7 +192,7 @@ static void parse(char *buf, size_t len, struct spec *s) {
 			fail("sandbox spec: unknown key %s", key);
 	}
 #undef NEXT
-	if (!s->state || !s->hostname || s->nargs == 0)
+	if (s->nargs == 0 || (!s->enter_pid && (!s->state || !s->hostname)))
 		fail("sandbox spec: incomplete");
 }
 
@@ -573,6 +583,8 @@ static void exec_command(struct spec *s) {
 	fail(saw_eacces ? "exec: \"%s\": permission denied" : "exec: \"%s\": executable file not found in $PATH", file);
 }
 
+static void set_identity(struct spec *s);
+
 static void run_child(const char *spec_path) {
 	fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);
 	fcntl(GATE_FD, F_SETFD, FD_CLOEXEC);
@@ -635,20 +647,87 @@ static void run_child(const char *spec_path) {
 		fail("working directory %s: %s", dir, strerror(errno));
 	if (s.tty)
 		attach_terminal();
-	drop_privileges(&s);
-	if (s.has_user) {
-		if (setgroups(s.ngroups, s.groups) < 0)
-			fail("setting supplementary groups: %s", strerror(errno));
-		if (setgid(s.gid) < 0)
-			fail("setting group id %u: %s", s.gid, strerror(errno));
-		if (setuid(s.uid) < 0)
-			fail("setting user id %u: %s", s.uid, strerror(errno));
-	}
+	set_identity(&s);
 	exec_command(&s);
+}
+
+// set_identity drops what the command may hold, then becomes its user.
+static void set_identity(struct spec *s) {
+	drop_privileges(s);
+	if (s->has_user) {
+		if (setgroups(s->ngroups, s->groups) < 0)
+			fail("setting supplementary groups: %s", strerror(errno));
+		if (setgid(s->gid) < 0)
+			fail("setting group id %u: %s", s->gid, strerror(errno));
+		if (setuid(s->uid) < 0)
+			fail("setting user id %u: %s", s->uid, strerror(errno));
+	}
+}
+
+// run_enter runs a command inside a running sandbox (kubectl exec, exec
+// probes), as runc's exec does: this code is the host's, loaded before
+// anything of the pod's is reached, so nothing the pod controls runs with
+// root's rights. It joins the sandbox's namespaces and root, forks into
+// its PID namespace, drops to the container's rights and execs.
+static void run_enter(int spec_fd) {
+	fail_fd = STDERR_FILENO;
+	fail_code = 126;
+	struct stat st;
+	if (fstat(spec_fd, &st) < 0)
+		fail("exec spec: %s", strerror(errno));
+	char *buf = malloc(st.st_size + 1);
+	if (!buf)
+		fail("exec spec: out of memory");
+	if (pread(spec_fd, buf, st.st_size, 0) != st.st_size)
+		fail("exec spec: short read");
+	buf[st.st_size] = 0;
+	close(spec_fd);
+	static struct spec s;
+	parse(buf, st.st_size, &s);
+	static const char *kinds[] = {"ipc", "uts", "net", "pid", "mnt"};
+	int ns[5];
+	char p[PATH_MAX];
+	for (int i = 0; i < 5; i++) {
+		pathf(p, "/proc/%d/ns/%s", s.enter_pid, kinds[i]);
+		if ((ns[i] = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+			fail("the container is gone (%s: %s)", p, strerror(errno));
+	}
+	pathf(p, "/proc/%d/root", s.enter_pid);
+	int root = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	pathf(p, "/proc/%d/cwd", s.enter_pid);
+	int cwd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0 || cwd < 0)
+		fail("the container is gone (%s: %s)", p, strerror(errno));
+	for (int i = 0; i < 5; i++)
+		if (setns(ns[i], 0) < 0)
+			fail("entering the container's %s namespace: %s", kinds[i], strerror(errno));
+	if (fchdir(root) < 0 || chroot(".") < 0 || fchdir(cwd) < 0)
+		fail("entering the container's root: %s", strerror(errno));
+	pid_t child = fork();
+	if (child < 0)
+		fail("fork: %s", strerror(errno));
+	if (child == 0) {
+		set_identity(&s);
+		fail_code = 127;
+		exec_command(&s);
+	}
+	// The parent only waits: its status is the command's.
+	int status;
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			fail("waiting for the command: %s", strerror(errno));
+	if (WIFSIGNALED(status)) {
+		signal(WTERMSIG(status), SIG_DFL);
+		kill(getpid(), WTERMSIG(status));
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
 __attribute__((constructor)) static void skiff_sandbox_child(void) {
 	const char *spec = getenv("SKIFF_SANDBOX_SPEC");
 	if (spec && *spec)
 		run_child(spec);
+	const char *enter = getenv("SKIFF_SANDBOX_ENTER");
+	if (enter && *enter)
+		run_enter(atoi(enter));
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -218,67 +219,52 @@ func Available() (bool, string) {
 	if err != nil || !strings.Contains(string(data), "overlay") {
 		return false, "the kernel has no overlay filesystem"
 	}
-	for _, tool := range []string{"nsenter", "setpriv"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return false, tool + " (util-linux) is not installed, so kubectl exec could not enter pods"
-		}
-	}
 	return true, ""
 }
+
+// EnvEnter names the fd of an enter spec (see EnterCommand).
+const EnvEnter = "SKIFF_SANDBOX_ENTER"
 
 // EnterCommand returns a command that runs argv inside the sandbox whose
 // first process is pid (for kubectl exec and exec probes), with env as its
 // environment, in that process's root and working directory, as user
-// when set, holding no more than priv (nil: all of root's rights).
-// util-linux's setpriv, the host's and so in the container's root too,
-// sets identity and privileges after nsenter has entered.
-func EnterCommand(pid int, argv []string, env []string, user *User, priv *Privileges) *exec.Cmd {
-	args := []string{"-t", fmt.Sprint(pid), "-m", "-p", "-i", "-u", "-n", "-r", "-w", "--"}
-	if setpriv := setprivArgs(user, priv); len(setpriv) > 0 {
-		args = append(append(args, setprivPath()), setpriv...)
-		args = append(args, "--")
+// when set, holding no more than priv (nil: all of root's rights). Like
+// runc's exec, it is self re-executed: nsexec.c joins the namespaces and
+// drops the rights before anything of the pod's (a program, a library,
+// LD_PRELOAD) is reached; the spec travels in an unlinked file, as fd 3.
+func EnterCommand(self string, pid int, argv []string, env []string, user *User, priv *Privileges) (*exec.Cmd, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("no command given")
 	}
-	// nsenter and setpriv run as root with every capability, so they get
-	// a fixed environment (never the pod's: LD_PRELOAD there would load a
-	// library of the pod's into them); env, once the rights are dropped,
-	// gives the command the container's.
-	args = append(append(args, "/usr/bin/env", "-i", "--"), env...)
-	cmd := exec.Command("nsenter", append(args, argv...)...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	return cmd
-}
-
-func setprivArgs(user *User, priv *Privileges) []string {
-	var args []string
-	if user != nil {
-		args = append(args, "--reuid", fmt.Sprint(user.UID), "--regid", fmt.Sprint(user.GID))
-		if len(user.Groups) == 0 {
-			args = append(args, "--clear-groups")
-		} else {
-			groups := make([]string, len(user.Groups))
-			for i, g := range user.Groups {
-				groups[i] = fmt.Sprint(g)
-			}
-			args = append(args, "--groups", strings.Join(groups, ","))
+	s := Spec{Args: argv, Env: env, User: user, Privileges: priv}
+	var b strings.Builder
+	put := func(values ...string) {
+		for _, v := range values {
+			b.WriteString(v)
+			b.WriteByte(0)
 		}
 	}
-	if priv != nil {
-		bounding := []string{"-all"}
-		for _, c := range priv.Capabilities {
-			bounding = append(bounding, "+"+c.String())
-		}
-		args = append(args, "--inh-caps=-all", "--bounding-set="+strings.Join(bounding, ","))
-		if priv.NoNewPrivs {
-			args = append(args, "--no-new-privs")
-		}
+	put("enter_pid", strconv.Itoa(pid))
+	s.putIdentity(put)
+	if containsNUL(s) {
+		return nil, errors.New("exec: a value holds a NUL byte")
 	}
-	return args
-}
-
-// setprivPath is the host's setpriv (Available makes sure there is one).
-func setprivPath() string {
-	if p, err := exec.LookPath("setpriv"); err == nil {
-		return p
+	f, err := os.CreateTemp("", "skiff-enter-")
+	if err != nil {
+		return nil, fmt.Errorf("exec spec: %w", err)
 	}
-	return "/usr/bin/setpriv"
+	defer f.Close()
+	_ = os.Remove(f.Name()) // the open file is all the child needs
+	if _, err := f.WriteString(b.String()); err != nil {
+		return nil, fmt.Errorf("exec spec: %w", err)
+	}
+	spec, err := os.Open("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	if err != nil {
+		return nil, fmt.Errorf("exec spec: %w", err)
+	}
+	cmd := exec.Command(self)
+	cmd.Args = []string{"skiff-exec:" + filepath.Base(argv[0])}
+	cmd.Env = []string{EnvEnter + "=3"}
+	cmd.ExtraFiles = []*os.File{spec}
+	return cmd, nil
 }
