@@ -72,6 +72,7 @@ func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cm
 		if proc, err = sandbox.EnterCommand(r.sandboxSelf, inst.cmd.Process.Pid, cmd, inst.env, inst.user, inst.privileges); err != nil {
 			return err
 		}
+		defer sandbox.CloseFiles(proc)
 	} else {
 		path, err := sandbox.LookPath(cmd[0], envValue(inst.env, "PATH"), inst.dir)
 		if err != nil {

@@ -40,12 +40,7 @@ func (s Spec) encode() ([]byte, error) {
 		return "/" + rel, nil
 	}
 	var b strings.Builder
-	put := func(values ...string) {
-		for _, v := range values {
-			b.WriteString(v)
-			b.WriteByte(0)
-		}
-	}
+	put := specWriter(&b)
 	put("lower", lower, "state", s.StateDir, "hostname", s.Hostname, "dir", s.Dir)
 	if s.UpperSize > 0 {
 		put("upper_size", strconv.FormatInt(s.UpperSize, 10))
@@ -82,7 +77,7 @@ func (s Spec) encode() ([]byte, error) {
 		for _, l := range view.links {
 			put("link", l[0], l[1])
 		}
-		subs, err := hostSubmounts(append(masked, view.hidden...))
+		subs, err := hostSubmounts(append(masked, view.hidden()...))
 		if err != nil {
 			return nil, err
 		}
@@ -143,6 +138,17 @@ func (s Spec) encode() ([]byte, error) {
 		return nil, errors.New("sandbox spec: a value holds a NUL byte")
 	}
 	return []byte(b.String()), nil
+}
+
+// specWriter returns the spec format's writer into b: each value
+// NUL-terminated.
+func specWriter(b *strings.Builder) func(...string) {
+	return func(values ...string) {
+		for _, v := range values {
+			b.WriteString(v)
+			b.WriteByte(0)
+		}
+	}
 }
 
 // putIdentity encodes what the command runs as and with: privileges,

@@ -54,7 +54,16 @@ type layer struct {
 	whiteouts []string   // hidden paths
 	opaque    []emptyDir // folders shown empty
 	links     [][2]string
-	hidden    []string // host paths no pod sees (for the host's submounts)
+}
+
+// hidden are the host paths no pod sees as the host has them, whose
+// submounts must not come through either.
+func (l layer) hidden() []string {
+	out := slices.Clone(l.whiteouts)
+	for _, d := range l.opaque {
+		out = append(out, d.path)
+	}
+	return out
 }
 
 // hostLayer works out the layer over the host's root: every top-level
@@ -76,10 +85,6 @@ func hostLayer() layer {
 	}
 	l.opaque = emptyDirs
 	l.links = emptyLinks
-	l.hidden = slices.Clone(l.whiteouts)
-	for _, d := range emptyDirs {
-		l.hidden = append(l.hidden, d.path)
-	}
 	return l
 }
 

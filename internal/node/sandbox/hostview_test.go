@@ -44,7 +44,7 @@ func TestHostLayerHidesWhatIsNotAllowed(t *testing.T) {
 		if !slices.ContainsFunc(l.opaque, func(e emptyDir) bool { return e.path == d }) {
 			t.Errorf("layer does not empty %s", d)
 		}
-		if !slices.Contains(l.hidden, d) {
+		if !slices.Contains(l.hidden(), d) {
 			t.Errorf("%s is not among the hidden paths (its host submounts would show)", d)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
 )
 
 // EnvSpec names the spec file of a sandbox child; its presence in the
@@ -231,35 +232,28 @@ const EnvEnter = "SKIFF_SANDBOX_ENTER"
 // when set, holding no more than priv (nil: all of root's rights). Like
 // runc's exec, it is self re-executed: nsexec.c joins the namespaces and
 // drops the rights before anything of the pod's (a program, a library,
-// LD_PRELOAD) is reached; the spec travels in an unlinked file, as fd 3.
+// LD_PRELOAD) is reached; the spec travels in a memfd, as fd 3, which the
+// caller closes once the command has ended (see CloseFiles).
 func EnterCommand(self string, pid int, argv []string, env []string, user *User, priv *Privileges) (*exec.Cmd, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("no command given")
 	}
 	s := Spec{Args: argv, Env: env, User: user, Privileges: priv}
-	var b strings.Builder
-	put := func(values ...string) {
-		for _, v := range values {
-			b.WriteString(v)
-			b.WriteByte(0)
-		}
-	}
-	put("enter_pid", strconv.Itoa(pid))
-	s.putIdentity(put)
 	if containsNUL(s) {
 		return nil, errors.New("exec: a value holds a NUL byte")
 	}
-	f, err := os.CreateTemp("", "skiff-enter-")
+	var b strings.Builder
+	put := specWriter(&b)
+	put("enter_pid", strconv.Itoa(pid))
+	s.putIdentity(put)
+	// In memory: nothing to write to disk or to remove afterwards.
+	fd, err := unix.MemfdCreate("skiff-exec-spec", unix.MFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("exec spec: %w", err)
 	}
-	defer f.Close()
-	_ = os.Remove(f.Name()) // the open file is all the child needs
-	if _, err := f.WriteString(b.String()); err != nil {
-		return nil, fmt.Errorf("exec spec: %w", err)
-	}
-	spec, err := os.Open("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
-	if err != nil {
+	spec := os.NewFile(uintptr(fd), "skiff-exec-spec")
+	if _, err := spec.WriteString(b.String()); err != nil {
+		spec.Close()
 		return nil, fmt.Errorf("exec spec: %w", err)
 	}
 	cmd := exec.Command(self)
@@ -267,4 +261,11 @@ func EnterCommand(self string, pid int, argv []string, env []string, user *User,
 	cmd.Env = []string{EnvEnter + "=3"}
 	cmd.ExtraFiles = []*os.File{spec}
 	return cmd, nil
+}
+
+// CloseFiles closes the parent's copies of the files cmd's child inherits.
+func CloseFiles(cmd *exec.Cmd) {
+	for _, f := range cmd.ExtraFiles {
+		f.Close()
+	}
 }
