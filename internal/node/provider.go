@@ -27,12 +27,16 @@ type provider struct {
 }
 
 func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
-	if err := addResourceFieldEnv(pod, p.pods, p.allocatable); err != nil {
+	// The pod as the informer holds it: virtual-kubelet's copy has lost
+	// the env sources only the node can resolve.
+	orig, err := p.pods.Pods(pod.Namespace).Get(pod.Name)
+	if err != nil {
+		return fmt.Errorf("reading pod %s/%s for its env: %w", pod.Namespace, pod.Name, err)
+	}
+	if err := addResourceFieldEnv(pod, orig, p.allocatable); err != nil {
 		return err
 	}
-	if err := addStatusFieldEnv(pod, p.pods); err != nil {
-		return err
-	}
+	addStatusFieldEnv(pod, orig)
 	return p.rt.CreatePod(ctx, pod)
 }
 func (p *provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {

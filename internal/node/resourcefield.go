@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	corelisters "k8s.io/client-go/listers/core/v1"
 )
 
 // resourceFieldValue reads a container's request or limit for the
@@ -63,11 +62,7 @@ func findContainer(pod *corev1.Pod, name string) *corev1.Container {
 // addResourceFieldEnv sets the env vars that the original pod (as stored
 // in the API) fills from resourceFieldRef: virtual-kubelet resolves every
 // other valueFrom into pod, but leaves these out.
-func addResourceFieldEnv(pod *corev1.Pod, pods corelisters.PodLister, allocatable corev1.ResourceList) error {
-	orig, err := pods.Pods(pod.Namespace).Get(pod.Name)
-	if err != nil {
-		return fmt.Errorf("reading pod %s/%s for its resourceFieldRef env: %w", pod.Namespace, pod.Name, err)
-	}
+func addResourceFieldEnv(pod, orig *corev1.Pod, allocatable corev1.ResourceList) error {
 	for _, oc := range append(append([]corev1.Container{}, orig.Spec.InitContainers...), orig.Spec.Containers...) {
 		c := findContainer(pod, oc.Name)
 		if c == nil {

@@ -7,8 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/tools/cache"
 )
 
 func resourcePod() *corev1.Pod {
@@ -63,14 +61,10 @@ func TestResourceFieldValue(t *testing.T) {
 }
 
 func TestAddResourceFieldEnv(t *testing.T) {
-	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	if err := indexer.Add(resourcePod()); err != nil {
-		t.Fatal(err)
-	}
 	// What virtual-kubelet hands the provider: plain values only.
 	forProvider := resourcePod()
 	forProvider.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "PLAIN", Value: "x"}}
-	if err := addResourceFieldEnv(forProvider, corelisters.NewPodLister(indexer), nil); err != nil {
+	if err := addResourceFieldEnv(forProvider, resourcePod(), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := []corev1.EnvVar{{Name: "PLAIN", Value: "x"}, {Name: "CPU_LIMIT", Value: "2"}, {Name: "MEM_REQUEST_MI", Value: "64"}}

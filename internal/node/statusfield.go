@@ -1,13 +1,11 @@
 package node
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
 	corev1 "k8s.io/api/core/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
 )
 
 // statusFields are the downward API's fields that only the node knows
@@ -56,11 +54,7 @@ func hasStatusField(pod *corev1.Pod) bool {
 // virtual-kubelet resolved them to, and the plain values that refer to
 // them ($(POD_IP):8080), unexpanded, after them in their order, so that
 // the runtime expands them once it knows the addresses.
-func addStatusFieldEnv(pod *corev1.Pod, pods corelisters.PodLister) error {
-	orig, err := pods.Pods(pod.Namespace).Get(pod.Name)
-	if err != nil {
-		return fmt.Errorf("reading pod %s/%s for its status fieldRef env: %w", pod.Namespace, pod.Name, err)
-	}
+func addStatusFieldEnv(pod, orig *corev1.Pod) {
 	for _, oc := range append(append([]corev1.Container{}, orig.Spec.InitContainers...), orig.Spec.Containers...) {
 		c := findContainer(pod, oc.Name)
 		if c == nil {
@@ -85,7 +79,6 @@ func addStatusFieldEnv(pod *corev1.Pod, pods corelisters.PodLister) error {
 		}
 		c.Env = append(c.Env, deferred...)
 	}
-	return nil
 }
 
 func containsAny(s string, subs []string) bool {
