@@ -12,7 +12,8 @@ LDFLAGS := -X github.com/skiff-dev/skiff/internal/instance.Version=$(VERSION) \
   -X k8s.io/component-base/version.gitTreeState=clean \
   -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z
 
-.PHONY: build run test unit e2e bench proto
+.PHONY: build run test unit e2e bench proto generate verify-generate
+APIS := github.com/skiff-dev/skiff/apis/ml/v1alpha1
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/skiff ./cmd/skiff
 
@@ -20,7 +21,21 @@ run: build
 	./bin/skiff up
 
 unit:
-	$(GO) test ./internal/... ./cmd/...
+	$(GO) test ./internal/... ./cmd/... ./config/...
+	cd apis && $(GO) vet ./... && $(GO) test ./...
+
+# Deepcopy code and CRDs come from the API types' markers, RBAC from the
+# controllers' (controller-gen, a tool of go.mod, built once into the
+# build cache).
+generate:
+	$(GO) tool controller-gen object paths=$(APIS)
+	$(GO) tool controller-gen crd paths=$(APIS) output:crd:artifacts:config=config/crd
+	$(GO) tool controller-gen rbac:roleName=skiff-operator paths=./internal/controllers/... output:rbac:artifacts:config=deploy/rbac
+
+# CI fails when the checked-in generated files are not what make generate writes.
+verify-generate: generate
+	@git diff --exit-code -- apis config deploy/rbac || { echo "generated files are stale: run make generate and commit them" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- apis config deploy/rbac)" || { git status --porcelain -- apis config deploy/rbac; echo "make generate wrote new files: commit them" >&2; exit 1; }
 
 # End-to-end tests build bin/skiff themselves (with these flags) and drive it
 # with the real kubectl.

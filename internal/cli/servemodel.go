@@ -2,15 +2,19 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/internal/instance"
+	"github.com/skiff-dev/skiff/internal/modelrepo"
 	"github.com/skiff-dev/skiff/internal/modelserver"
 )
 
@@ -20,6 +24,21 @@ type ServeModelOptions struct {
 	ctx       context.Context
 	Server    modelserver.Options
 	LogFormat string // text or json
+	Single    SingleModel
+}
+
+// SingleModel is one model served without a repository: what a
+// ModelService's pods run.
+type SingleModel struct {
+	Name   string
+	Format string
+	Path   string // a model file, or a folder holding model.json
+	// URI names the model in errors (a ModelService's storageUri).
+	URI string
+	// TerminationLog, when set, receives the reason the model did not
+	// load, where Kubernetes reads a container's termination message.
+	TerminationLog string
+	link           string // the repository's link to Path, which load errors name
 }
 
 // NewCmdServeModel builds skiff serve-model; runF, if not nil, runs
@@ -27,7 +46,7 @@ type ServeModelOptions struct {
 func NewCmdServeModel(g *globals, runF func(*ServeModelOptions) error) *cobra.Command {
 	opts := &ServeModelOptions{g: g, LogFormat: "text"}
 	cmd := &cobra.Command{
-		Use:   "serve-model --model-repository DIR",
+		Use:   "serve-model --model-repository DIR | --model-path FILE --model-name NAME --model-format FORMAT",
 		Short: "Serve models (XGBoost, scikit-learn) over the Open Inference Protocol, KServe v1 and POST /predict",
 		Long: `Serve every model in a model repository folder:
 
@@ -38,7 +57,10 @@ REST (--http-address): /v2/health/live|ready, /v2/models/<model>[/versions/<v>][
 /v1/models/<model>:predict, POST /predict (a JSON object of named features) and /metrics.
 gRPC (--grpc-address): inference.GRPCInferenceService. The folder is watched: a changed
 version is swapped in without failing a request; a broken file is refused and the old
-version keeps serving. SIGTERM drains in-flight requests before exiting.`,
+version keeps serving. SIGTERM drains in-flight requests before exiting.
+
+With --model-path, one model file (or a folder holding model.json) is served as
+--model-name, and the server exits at once if it does not load.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.ctx = cmd.Context()
@@ -57,6 +79,12 @@ version keeps serving. SIGTERM drains in-flight requests before exiting.`,
 	f.Int64Var(&s.MaxRequestBytes, "max-request-bytes", modelserver.DefaultMaxRequestBytes, "largest request body; larger ones get 413")
 	f.StringVar(&s.DefaultModel, "default-model", "", "the model POST /predict uses (default: the only model)")
 	f.DurationVar(&s.ShutdownTimeout, "shutdown-timeout", modelserver.DefaultShutdownTimeout, "how long a stop waits for in-flight requests")
+	m := &opts.Single
+	f.StringVar(&m.Path, "model-path", "", "one model to serve: a model file, or a folder holding model.json (instead of --model-repository)")
+	f.StringVar(&m.Name, "model-name", "", "the name --model-path is served as")
+	f.StringVar(&m.Format, "model-format", "", "the format of --model-path: xgboost or sklearn")
+	f.StringVar(&m.URI, "model-uri", "", "where --model-path came from, named in errors")
+	f.StringVar(&m.TerminationLog, "termination-log", "", "a file that receives why --model-path did not load (a container's terminationMessagePath)")
 	f.StringVar(&opts.LogFormat, "log-format", opts.LogFormat, "log format on stderr: text or json")
 	return cmd
 }
@@ -73,12 +101,31 @@ func (opts *ServeModelOptions) logHandler() (slog.Handler, error) {
 }
 
 func serveModelRun(opts *ServeModelOptions) error {
-	if opts.Server.Repository == "" {
-		return fmt.Errorf("--model-repository is required: the folder that holds one folder per model")
+	single := opts.Single.Path != ""
+	switch {
+	case single && opts.Server.Repository != "":
+		return fmt.Errorf("--model-repository and --model-path exclude each other: serve a repository or one model")
+	case !single && opts.Server.Repository == "":
+		return fmt.Errorf("--model-repository is required: the folder that holds one folder per model (or --model-path for one model)")
+	case single && (opts.Single.Name == "" || opts.Single.Format == ""):
+		return fmt.Errorf("--model-path needs --model-name and --model-format")
 	}
 	handler, err := opts.logHandler()
 	if err != nil {
 		return err
+	}
+	if single {
+		dir, err := os.MkdirTemp("", "skiff-model-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		link, err := modelrepo.LinkSingle(dir, opts.Single.Name, opts.Single.Format, opts.Single.Path, opts.Single.URI)
+		if err != nil {
+			return opts.Single.refused(err)
+		}
+		opts.Single.link = link
+		opts.Server.Repository, opts.Server.DefaultModel = dir, opts.Single.Name
 	}
 	ctx, stop := signal.NotifyContext(opts.ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -88,5 +135,21 @@ func serveModelRun(opts *ServeModelOptions) error {
 	if err != nil {
 		return err
 	}
+	if single && !srv.Ready() {
+		srv.Close()
+		return opts.Single.refused(srv.Err())
+	}
 	return srv.Run(ctx)
+}
+
+// refused is err about the single model, named by its URI, and written to
+// the termination log for whoever reads the container's status.
+func (m SingleModel) refused(err error) error {
+	if m.link != "" && m.URI != "" {
+		err = errors.New(strings.ReplaceAll(err.Error(), m.link, m.URI))
+	}
+	if m.TerminationLog != "" {
+		_ = os.WriteFile(m.TerminationLog, []byte(err.Error()), 0o644)
+	}
+	return err
 }

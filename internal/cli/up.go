@@ -64,6 +64,7 @@ func NewCmdUp(g *globals, runF func(*UpOptions) error) *cobra.Command {
 	f.IntVar(&o.KubeletPort, "kubelet-port", o.KubeletPort, "port of the node's kubelet API (logs, exec, port-forward)")
 	f.IntVar(&o.MetricsPort, "metrics-port", o.MetricsPort, "port of metrics-server (the metrics.k8s.io API behind kubectl top), on the pod network's gateway or the node's address")
 	f.BoolVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "merge a \"skiff\" context into ~/.kube/config and select it")
+	f.BoolVar(&o.MLControllers, "ml-controllers", o.MLControllers, "run the controllers of the ML kinds (ModelService) and install their CRDs (false: a plain cluster, for skiff operator or deploy/)")
 	f.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background; return once the API is ready")
 	f.DurationVar(&opts.Timeout, "timeout", opts.Timeout, "with --detach, how long to wait for the API")
 	_ = f.SetAnnotation("detach", parentOnly, []string{"true"}) // names a flag defined above: cannot fail

@@ -34,6 +34,9 @@ type Options struct {
 	// the data dir's volumes/.
 	VolumesDir      string
 	WriteKubeconfig bool
+	// MLControllers runs the controllers of the ML kinds (ModelService,
+	// ...) and installs their CRDs.
+	MLControllers bool
 	// Verbosity is the component log's level (klog's -v; 0 is the
 	// default, higher is chattier).
 	Verbosity      int
@@ -53,6 +56,7 @@ func Defaults() Options {
 		KubeletPort:     10250,
 		MetricsPort:     10251,
 		WriteKubeconfig: true,
+		MLControllers:   true,
 	}
 }
 

@@ -3,6 +3,7 @@ package instance
 import (
 	"runtime"
 	"runtime/debug"
+	"strings"
 )
 
 // Version is skiff's own version, set at link time with
@@ -26,4 +27,20 @@ func CurrentVersions() Versions {
 		}
 	}
 	return v
+}
+
+// ImageRepository is where skiff's container image is published; its
+// entrypoint is the skiff binary.
+const ImageRepository = "ghcr.io/skiff-dev/skiff"
+
+// Image is skiff's container image at this version. On a skiff node it
+// means this binary: no pull, no image map.
+func Image() string {
+	tag := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, Version)
+	return ImageRepository + ":" + strings.TrimLeft(tag, ".-")
 }

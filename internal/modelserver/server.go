@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -88,9 +89,38 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 		s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(int(opts.MaxRequestBytes)))
 		inferencepb.RegisterGRPCInferenceServiceServer(s.grpc, &grpcService{s: s})
+		s.shareRESTPort()
 	}
 	return s, nil
 }
+
+// shareRESTPort answers gRPC on the REST port too (HTTP/2 without TLS), so
+// that one address (a Service's port 80, a ModelService's URL) carries
+// both protocols; the gRPC port stays the fast path.
+func (s *Server) shareRESTPort() {
+	rest := s.http.Handler
+	s.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			s.grpc.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
+	s.http.Protocols = new(http.Protocols)
+	s.http.Protocols.SetHTTP1(true)
+	s.http.Protocols.SetUnencryptedHTTP2(true)
+}
+
+// Close closes the listeners of a server that will not Run.
+func (s *Server) Close() {
+	s.httpL.Close()
+	if s.grpcL != nil {
+		s.grpcL.Close()
+	}
+}
+
+// Err is why configured models have no version serving, or nil.
+func (s *Server) Err() error { return s.repo.Err() }
 
 // HTTPAddr is where REST listens.
 func (s *Server) HTTPAddr() string { return s.httpL.Addr().String() }

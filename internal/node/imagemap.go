@@ -11,18 +11,20 @@ import (
 
 // imageMap serves images.yaml, reloading it when it changes, so that a
 // user can map an image without restarting skiff. A broken edit keeps the
-// last good map and is reported once per change.
+// last good map and is reported once per change. Built-in images (skiff's
+// own) answer after the user's map, so a user can still remap them.
 type imageMap struct {
-	file   string
-	report *progress.Reporter
+	file     string
+	report   *progress.Reporter
+	builtins images.Map
 
 	mu      sync.Mutex
 	modTime time.Time
 	current *images.Map
 }
 
-func newImageMap(file string, report *progress.Reporter) (*imageMap, error) {
-	m := &imageMap{file: file, report: report}
+func newImageMap(file string, builtins []images.Image, report *progress.Reporter) (*imageMap, error) {
+	m := &imageMap{file: file, report: report, builtins: images.Map{Images: builtins}}
 	current, err := images.Load(file)
 	if err != nil {
 		return nil, err
@@ -49,5 +51,8 @@ func (m *imageMap) lookup(ref string) (images.Image, bool) {
 			m.current = next
 		}
 	}
-	return m.current.Lookup(ref)
+	if img, ok := m.current.Lookup(ref); ok {
+		return img, true
+	}
+	return m.builtins.Lookup(ref)
 }

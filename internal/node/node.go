@@ -21,6 +21,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/datadir"
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/gpu"
+	"github.com/skiff-dev/skiff/internal/node/images"
 	"github.com/skiff-dev/skiff/internal/node/podruntime"
 	"github.com/skiff-dev/skiff/internal/progress"
 )
@@ -45,8 +46,11 @@ type Config struct {
 	DataDir    string // for the ephemeral-storage capacity; hidden from pods
 	// Hidden are more host folders no pod sees but through a volume
 	// (the local-path volumes' folder, when it is not in DataDir).
-	Hidden  []string
-	Version string // reported as the kubelet version
+	Hidden []string
+	// BuiltinImages are images the node knows without images.yaml
+	// (skiff's own image: this binary).
+	BuiltinImages []images.Image
+	Version       string // reported as the kubelet version
 	// Sandboxes runs each container in its own namespaces and root; else
 	// containers are plain process groups on the host.
 	Sandboxes bool
@@ -92,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	imageFile := filepath.Join(cfg.DataDir, "images.yaml")
-	imgs, err := newImageMap(imageFile, cfg.Progress)
+	imgs, err := newImageMap(imageFile, cfg.BuiltinImages, cfg.Progress)
 	if err != nil {
 		return nil, fmt.Errorf("%w (fix or move %s)", err, imageFile)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/instance"
 	"github.com/skiff-dev/skiff/internal/node"
+	"github.com/skiff-dev/skiff/internal/node/images"
 	"github.com/skiff-dev/skiff/internal/node/podruntime"
 )
 
@@ -15,6 +16,10 @@ import (
 func runNode(ctx context.Context, h *house, ready func()) error {
 	if err := node.EnsureRBAC(ctx, h.layout.Kubeconfig, h.nodeName); err != nil {
 		return fmt.Errorf("node permissions: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the skiff binary: %w", err)
 	}
 	caps := node.Probe()
 	if !caps.Sandboxes.OK {
@@ -34,10 +39,13 @@ func runNode(ctx context.Context, h *house, ready func()) error {
 		PodsDir:    podsDir(h.layout),
 		DataDir:    h.layout.Root,
 		Hidden:     []string{h.volumesDir()},
-		Version:    instance.CurrentVersions().Kubernetes,
-		Sandboxes:  caps.Sandboxes.OK,
-		Cgroups:    caps.Cgroups.OK,
-		Progress:   h.report,
+		// skiff's image means this binary, so the ML controllers' model
+		// servers need no image map.
+		BuiltinImages: []images.Image{{Pattern: instance.ImageRepository + ":*", Command: []string{self}}},
+		Version:       instance.CurrentVersions().Kubernetes,
+		Sandboxes:     caps.Sandboxes.OK,
+		Cgroups:       caps.Cgroups.OK,
+		Progress:      h.report,
 	}
 	if h.net != nil {
 		cfg.Network, cfg.DNS = h.net.Host, podDNS(h.net, h.o.ClusterDomain)

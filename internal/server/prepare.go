@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
@@ -33,6 +34,7 @@ type house struct {
 	net            *podNetwork // nil: pods share the host's network
 	cp             *controlplane.Config
 	client         kubernetes.Interface // admin client for cluster services
+	rest           *rest.Config         // the admin client's config
 	nodeKubeconfig string
 	logFile        *os.File
 	// undo are the steps that reverse what prepare did, last first.
@@ -150,11 +152,10 @@ func (h *house) writeKubeconfigs() error {
 		return err
 	}
 	h.undo = append(h.undo, func() { instance.RemoveState(h.layout) })
-	rest, err := clientcmd.BuildConfigFromFlags("", h.layout.Kubeconfig)
-	if err != nil {
+	if h.rest, err = clientcmd.BuildConfigFromFlags("", h.layout.Kubeconfig); err != nil {
 		return fmt.Errorf("admin kubeconfig %s: %w", h.layout.Kubeconfig, err)
 	}
-	h.client, err = kubernetes.NewForConfig(rest)
+	h.client, err = kubernetes.NewForConfig(h.rest)
 	return err
 }
 

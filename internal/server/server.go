@@ -24,9 +24,9 @@ func Run(ctx context.Context, o cluster.Options, report *progress.Reporter, read
 	}
 	defer h.close()
 	ctx = h.withLogger(ctx)
-	return stage.Run(ctx, func() { h.markReady(started, ready) },
-		h.controlPlane(),
-		h.clusterServices(),
-		h.node(),
-	)
+	stages := []stage.Stage{h.controlPlane(), h.clusterServices(), h.node()}
+	if o.MLControllers {
+		stages = append(stages, h.mlControllers())
+	}
+	return stage.Run(ctx, func() { h.markReady(started, ready) }, stages...)
 }

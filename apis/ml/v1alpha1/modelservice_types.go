@@ -1,0 +1,246 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ModelService is a model served as a scalable REST and gRPC API: the
+// Deployment, Service and autoscaler a careful engineer would write by
+// hand, kept in line with one object. Field names follow KServe's
+// InferenceService.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ms,categories=ml
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Replicas",type=string,JSONPath=`.status.readyReplicas`,priority=0
+// +kubebuilder:printcolumn:name="Traffic",type=string,JSONPath=`.status.trafficSummary`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ModelService struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   ModelServiceSpec   `json:"spec"`
+	Status ModelServiceStatus `json:"status,omitempty"`
+}
+
+// ModelServiceList is a list of ModelServices.
+//
+// +kubebuilder:object:root=true
+type ModelServiceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ModelService `json:"items"`
+}
+
+// ModelServiceSpec is what to serve and how far to scale it.
+type ModelServiceSpec struct {
+	// Predictor is the model server: a model skiff serves natively, or
+	// containers of your own.
+	Predictor PredictorSpec `json:"predictor"`
+}
+
+// PredictorSpec is one model server. Every change to it makes a new
+// revision; the last ready revision serves until the new one is ready.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.model) != has(self.containers)",message="set exactly one of predictor.model (a model file skiff serves) or predictor.containers (your own model server)"
+// +kubebuilder:validation:XValidation:rule="!has(self.maxReplicas) || self.maxReplicas == 0 || self.minReplicas <= self.maxReplicas",message="predictor.minReplicas must not exceed predictor.maxReplicas"
+// +kubebuilder:validation:XValidation:rule="!has(self.resources) || has(self.model)",message="predictor.resources applies to predictor.model; with predictor.containers set resources on each container"
+type PredictorSpec struct {
+	// Model is a model file served by skiff's own model server (Open
+	// Inference Protocol v2 over REST and gRPC, KServe v1, POST /predict).
+	// +optional
+	Model *ModelSpec `json:"model,omitempty"`
+
+	// Containers are your own model server: the first one serves, on its
+	// first containerPort (8080 if none), and gets requests with their
+	// path unchanged.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:XValidation:rule="self.all(c, has(c.image) && c.image != '')",message="every predictor container needs an image"
+	Containers []corev1.Container `json:"containers,omitempty"`
+
+	// MinReplicas is the fewest pods that serve.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+
+	// MaxReplicas, above minReplicas, lets an autoscaler add pods up to
+	// it; 0 or unset means minReplicas pods, always.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxReplicas int32 `json:"maxReplicas,omitempty"`
+
+	// ScaleMetric is what the autoscaler watches: cpu or memory.
+	// +kubebuilder:validation:Enum=cpu;memory
+	// +kubebuilder:default=cpu
+	// +optional
+	ScaleMetric ScaleMetric `json:"scaleMetric,omitempty"`
+
+	// ScaleTarget is the average use of scaleMetric per pod, in percent of
+	// its request, that the autoscaler keeps.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=80
+	// +optional
+	ScaleTarget *int32 `json:"scaleTarget,omitempty"`
+
+	// Resources of the model server container (predictor.model only).
+	// An autoscaler needs a request of scaleMetric; 100m of CPU and 64Mi
+	// of memory are requested when none is given.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// ServiceAccountName runs the pods as this service account.
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+}
+
+// ScaleMetric names what an autoscaler watches.
+type ScaleMetric string
+
+// The metrics a ModelService scales on.
+const (
+	ScaleMetricCPU    ScaleMetric = "cpu"
+	ScaleMetricMemory ScaleMetric = "memory"
+)
+
+// ModelSpec is a model file and its format.
+type ModelSpec struct {
+	// ModelFormat says how to read the file.
+	ModelFormat ModelFormat `json:"modelFormat"`
+
+	// StorageURI is where the model is: a model file (an XGBoost
+	// Booster.save_model JSON, or skiff's scikit-learn export) or a
+	// folder holding one model.json. file:///<path> is a path on the node
+	// (mounted read-only); pvc://<claim>/<path> is a path in a
+	// PersistentVolumeClaim of the namespace.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('file:///') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$')",message="storageUri must be file:///<absolute path on the node> or pvc://<claim name>/<path in the claim>"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)\\\\.\\\\.(/|$)')",message="storageUri must not contain '..'"
+	StorageURI string `json:"storageUri"`
+}
+
+// ModelFormat names a model file's format.
+type ModelFormat struct {
+	// Name is xgboost or sklearn (what skiff's model server evaluates).
+	// +kubebuilder:validation:Enum=xgboost;sklearn
+	Name string `json:"name"`
+
+	// Version of the format or library that wrote the file; informative.
+	// +optional
+	Version string `json:"version,omitempty"`
+}
+
+// ModelServiceStatus is what is serving and whether it works.
+type ModelServiceStatus struct {
+	// ObservedGeneration is the generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready (the latest revision serves all traffic),
+	// LatestRevisionReady and Serving (some revision answers at url).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// URL is the base of the model's API. A native model answers at
+	// <url>/v2/models/<name>/infer; a custom predictor gets the path
+	// unchanged.
+	// +optional
+	URL string `json:"url,omitempty"`
+
+	// Address is the in-cluster address.
+	// +optional
+	Address *Addressable `json:"address,omitempty"`
+
+	// Replicas is the number of predictor pods; ReadyReplicas how many of
+	// them are ready.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// LatestCreatedRevision is the revision of the current spec.
+	// +optional
+	LatestCreatedRevision string `json:"latestCreatedRevision,omitempty"`
+	// LatestReadyRevision is the newest revision that became ready.
+	// +optional
+	LatestReadyRevision string `json:"latestReadyRevision,omitempty"`
+
+	// Revisions are the revisions that have pods, newest first.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Revisions []RevisionStatus `json:"revisions,omitempty"`
+
+	// Traffic is where requests go.
+	// +optional
+	Traffic []TrafficTarget `json:"traffic,omitempty"`
+	// TrafficSummary is traffic in one line, for kubectl get.
+	// +optional
+	TrafficSummary string `json:"trafficSummary,omitempty"`
+
+	// Model is what the serving model takes and returns (native models).
+	// +optional
+	Model *ModelStatus `json:"model,omitempty"`
+}
+
+// Addressable is an address.
+type Addressable struct {
+	URL string `json:"url,omitempty"`
+}
+
+// RevisionStatus is one revision: a version of spec.predictor.
+type RevisionStatus struct {
+	// Name is <modelservice>-<number, five digits>.
+	Name string `json:"name"`
+	// Number counts the revisions of this ModelService from 1.
+	Number int32 `json:"number"`
+	// Replicas is its number of pods, ReadyReplicas the ready ones.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	// Ready says whether it has served (True), cannot (False, with a
+	// reason), or is starting (Unknown).
+	Ready metav1.ConditionStatus `json:"ready"`
+	// Reason and Message say why it is not ready.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// TrafficTarget is a share of requests for one revision.
+type TrafficTarget struct {
+	RevisionName string `json:"revisionName"`
+	Percent      int32  `json:"percent"`
+	// LatestRevision is true when this is the latest created revision.
+	// +optional
+	LatestRevision bool `json:"latestRevision,omitempty"`
+}
+
+// ModelStatus describes the served model.
+type ModelStatus struct {
+	// Name is the model's name in the Open Inference Protocol.
+	Name string `json:"name"`
+	// Format is the modelFormat served.
+	// +optional
+	Format string `json:"format,omitempty"`
+}
+
+// Condition types of a ModelService.
+const (
+	// ConditionReady: the latest revision is ready and gets all traffic.
+	ConditionReady = "Ready"
+	// ConditionLatestRevisionReady: the latest revision's pods are ready.
+	ConditionLatestRevisionReady = "LatestRevisionReady"
+	// ConditionServing: some revision answers at status.url.
+	ConditionServing = "Serving"
+)

@@ -1,0 +1,210 @@
+// Package modelservice is the ModelService controller: it keeps a
+// Deployment of model server pods, a Service and, when the ModelService
+// may scale, a HorizontalPodAutoscaler in line with each ModelService, and
+// reports revisions, traffic and readiness in its status. It talks only to
+// the Kubernetes API, so it runs in skiff up and as an operator alike.
+package modelservice
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
+)
+
+// Options are what differs between the clusters the controller serves.
+type Options struct {
+	// ModelServerImage runs `skiff serve-model` (its entrypoint is the
+	// skiff binary).
+	ModelServerImage string
+	// URLFromClusterIP makes status.url the Service's cluster IP, which
+	// skiff up's machine reaches; otherwise it is the in-cluster DNS name.
+	URLFromClusterIP bool
+	// ClusterDomain is the cluster's DNS domain (cluster.local).
+	ClusterDomain string
+}
+
+// Reconciler reconciles ModelServices.
+type Reconciler struct {
+	Client   client.Client
+	Recorder recorder.EventRecorder
+	Options  Options
+}
+
+// +kubebuilder:rbac:groups=ml.skiff.dev,resources=modelservices,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=ml.skiff.dev,resources=modelservices/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=ml.skiff.dev,resources=modelservices/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the controller: it wakes on its ModelServices
+// and on anything they own, and on their pods (readiness, failures).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Options.ClusterDomain == "" {
+		r.Options.ClusterDomain = "cluster.local"
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&mlv1.ModelService{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner)).
+		Named("modelservice").
+		Complete(r)
+}
+
+// podOwner maps a predictor pod to its ModelService.
+func podOwner(_ context.Context, o client.Object) []ctrl.Request {
+	name, ok := o.GetLabels()[LabelModelService]
+	if !ok {
+		return nil
+	}
+	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// Reconcile brings one ModelService's objects in line with its spec and
+// writes what it finds into its status.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var ms mlv1.ModelService
+	if err := r.Client.Get(ctx, req.NamespacedName, &ms); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ms.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // owner references take the rest away
+	}
+	rev, err := r.revision(ctx, &ms)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	dep, err := r.applyDeployment(ctx, &ms, rev)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("deployment of modelservice %s: %w", req, err)
+	}
+	svc, err := r.applyService(ctx, &ms)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("service of modelservice %s: %w", req, err)
+	}
+	if err := r.applyAutoscaler(ctx, &ms, dep); err != nil {
+		return ctrl.Result{}, fmt.Errorf("autoscaler of modelservice %s: %w", req, err)
+	}
+	return r.updateStatus(ctx, &ms, rev, dep, svc)
+}
+
+// applyDeployment creates or updates the predictor Deployment. With an
+// autoscaler the replica count is the autoscaler's, once created.
+func (r *Reconciler) applyDeployment(ctx context.Context, ms *mlv1.ModelService, rev revision) (*appsv1.Deployment, error) {
+	want := r.deployment(ms, rev)
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: want.Name}}
+	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, dep, func() error {
+		if err := r.owned(ms, dep); err != nil {
+			return err
+		}
+		replicas := want.Spec.Replicas
+		if scales(ms) && dep.Spec.Replicas != nil && !dep.CreationTimestamp.IsZero() {
+			replicas = clampReplicas(*dep.Spec.Replicas, ms)
+		}
+		dep.Labels = want.Labels
+		if dep.CreationTimestamp.IsZero() {
+			dep.Spec.Selector = want.Spec.Selector
+		}
+		dep.Spec.Replicas = replicas
+		dep.Spec.Strategy = want.Spec.Strategy
+		dep.Spec.RevisionHistoryLimit = want.Spec.RevisionHistoryLimit
+		dep.Spec.ProgressDeadlineSeconds = want.Spec.ProgressDeadlineSeconds
+		if !equality.Semantic.DeepDerivative(want.Spec.Template, dep.Spec.Template) {
+			dep.Spec.Template = want.Spec.Template
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if op == controllerutil.OperationResultCreated || (op == controllerutil.OperationResultUpdated && rev.isNew) {
+		r.Recorder.Eventf(ms, dep, corev1.EventTypeNormal, "RevisionCreated", "Rollout", "revision %s rolls out in deployment %s", rev.name, dep.Name)
+	}
+	return dep, nil
+}
+
+// applyService creates or updates the Service in front of the pods.
+func (r *Reconciler) applyService(ctx context.Context, ms *mlv1.ModelService) (*corev1.Service, error) {
+	want := service(ms)
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: want.Name}}
+	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, svc, func() error {
+		if err := r.owned(ms, svc); err != nil {
+			return err
+		}
+		svc.Labels = want.Labels
+		svc.Spec.Selector = want.Spec.Selector
+		svc.Spec.Ports = mergePorts(want.Spec.Ports, svc.Spec.Ports)
+		svc.Spec.Type = corev1.ServiceTypeClusterIP
+		return nil
+	})
+	return svc, err
+}
+
+// applyAutoscaler keeps an HPA while the ModelService may scale, and
+// removes it when it may not.
+func (r *Reconciler) applyAutoscaler(ctx context.Context, ms *mlv1.ModelService, dep *appsv1.Deployment) error {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: dep.Name}}
+	if !scales(ms) {
+		err := r.Client.Delete(ctx, hpa)
+		if err == nil {
+			r.Recorder.Eventf(ms, hpa, corev1.EventTypeNormal, "AutoscalerRemoved", "Scale", "maxReplicas is not above minReplicas: %d replicas, always", minReplicas(ms))
+		}
+		return client.IgnoreNotFound(err)
+	}
+	want := autoscaler(ms, dep.Name)
+	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, hpa, func() error {
+		if err := r.owned(ms, hpa); err != nil {
+			return err
+		}
+		hpa.Labels = want.Labels
+		hpa.Spec = want.Spec
+		return nil
+	})
+	if op == controllerutil.OperationResultCreated {
+		r.Recorder.Eventf(ms, hpa, corev1.EventTypeNormal, "AutoscalerCreated", "Scale", "%d to %d replicas on %s at %d%% of the request", minReplicas(ms), ms.Spec.Predictor.MaxReplicas, scaleMetric(ms), scaleTarget(ms))
+	}
+	return err
+}
+
+// owned makes ms the controller of obj, and refuses an object of the same
+// name that something else made.
+func (r *Reconciler) owned(ms *mlv1.ModelService, obj client.Object) error {
+	if created := obj.GetCreationTimestamp(); !created.IsZero() && !metav1.IsControlledBy(obj, ms) {
+		return &conflictError{kind: fmt.Sprintf("%T", obj), name: obj.GetName()}
+	}
+	return controllerutil.SetControllerReference(ms, obj, r.Client.Scheme())
+}
+
+// conflictError is an object in the way that the ModelService does not own.
+type conflictError struct{ kind, name string }
+
+func (e *conflictError) Error() string {
+	return fmt.Sprintf("%s %s exists and is not owned by this ModelService: rename the ModelService or remove %s", e.kind, e.name, e.name)
+}
+
+// ignoreConflict drops update conflicts: the next event brings a fresh copy.
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}

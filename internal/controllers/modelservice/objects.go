@@ -1,0 +1,275 @@
+package modelservice
+
+import (
+	"cmp"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
+)
+
+// Labels and annotations on what the controller makes.
+const (
+	LabelModelService = "ml.skiff.dev/modelservice"
+	LabelRevision     = "ml.skiff.dev/revision"
+	// AnnotationPredictorHash on a pod template is the hash of the
+	// spec.predictor it was made from.
+	AnnotationPredictorHash = "ml.skiff.dev/predictor-hash"
+	// AnnotationRevisionNumber on a pod template is its revision's number.
+	AnnotationRevisionNumber = "ml.skiff.dev/revision-number"
+)
+
+// Ports of skiff's model server, and where it finds the model.
+const (
+	httpPort   = 8080
+	grpcPort   = 8081
+	modelMount = "/mnt/models"
+	// serverContainer is the native predictor's container (KServe names
+	// its own kserve-container).
+	serverContainer = "model-server"
+)
+
+// predictorName names the Deployment, Service and HPA of a ModelService,
+// as KServe's raw deployment mode does.
+func predictorName(ms *mlv1.ModelService) string { return ms.Name + "-predictor" }
+
+func labels(ms *mlv1.ModelService) map[string]string {
+	return map[string]string{
+		LabelModelService:             ms.Name,
+		"app.kubernetes.io/name":      ms.Name,
+		"app.kubernetes.io/component": "predictor",
+		"app.kubernetes.io/part-of":   "skiff",
+	}
+}
+
+// deployment is the predictor Deployment for revision rev. It rolls one
+// pod at a time and never below the ready replicas, so the last ready
+// revision serves until the new one is ready.
+func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Deployment {
+	podLabels := labels(ms)
+	podLabels[LabelRevision] = rev.name
+	pod := corev1.PodSpec{
+		ServiceAccountName:            ms.Spec.Predictor.ServiceAccountName,
+		EnableServiceLinks:            ptr.To(false),
+		TerminationGracePeriodSeconds: ptr.To[int64](30),
+	}
+	if m := ms.Spec.Predictor.Model; m != nil {
+		c, vol := r.modelServer(ms, m)
+		pod.Containers, pod.Volumes = []corev1.Container{c}, []corev1.Volume{vol}
+	} else {
+		pod.Containers = customContainers(ms.Spec.Predictor.Containers)
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: predictorName(ms), Labels: labels(ms)},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(minReplicas(ms)),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelModelService: ms.Name}},
+			Strategy: appsv1.DeploymentStrategy{
+				Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{
+					MaxUnavailable: ptr.To(intstr.FromInt32(0)),
+					MaxSurge:       ptr.To(intstr.FromString("25%")),
+				},
+			},
+			RevisionHistoryLimit:    ptr.To[int32](3),
+			ProgressDeadlineSeconds: ptr.To[int32](600),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels: podLabels,
+					Annotations: map[string]string{
+						AnnotationPredictorHash:  rev.hash,
+						AnnotationRevisionNumber: strconv.Itoa(int(rev.number)),
+					},
+				},
+				Spec: pod,
+			},
+		},
+	}
+}
+
+// modelServer is the container of `skiff serve-model` for a native model,
+// with the model's storage mounted read-only.
+func (r *Reconciler) modelServer(ms *mlv1.ModelService, m *mlv1.ModelSpec) (corev1.Container, corev1.Volume) {
+	vol, path := modelVolume(m.StorageURI)
+	c := corev1.Container{
+		Name:  serverContainer,
+		Image: r.Options.ModelServerImage,
+		Args: []string{
+			"serve-model", "--model-name", ms.Name, "--model-format", m.ModelFormat.Name,
+			"--model-path", path, "--model-uri", m.StorageURI,
+			"--termination-log", corev1.TerminationMessagePathDefault, "--log-format", "json",
+			"--http-address", ":" + strconv.Itoa(httpPort), "--grpc-address", ":" + strconv.Itoa(grpcPort),
+		},
+		Ports: []corev1.ContainerPort{
+			{Name: "http", ContainerPort: httpPort, Protocol: corev1.ProtocolTCP},
+			{Name: "grpc", ContainerPort: grpcPort, Protocol: corev1.ProtocolTCP},
+		},
+		// Ready when the model has loaded, not when the port opens.
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/v2/health/ready", Port: intstr.FromString("http")}},
+			PeriodSeconds:    1,
+			FailureThreshold: 3,
+		},
+		LivenessProbe: &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/v2/health/live", Port: intstr.FromString("http")}},
+			PeriodSeconds:    10,
+			FailureThreshold: 3,
+		},
+		Lifecycle:                drain(),
+		Resources:                modelServerResources(ms.Spec.Predictor.Resources),
+		VolumeMounts:             []corev1.VolumeMount{{Name: vol.Name, MountPath: modelMount, ReadOnly: true}},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+	return c, vol
+}
+
+// modelVolume is the volume that holds storageUri, and the model's path in
+// the container.
+func modelVolume(uri string) (corev1.Volume, string) {
+	if claim, ok := strings.CutPrefix(uri, "pvc://"); ok {
+		name, sub, _ := strings.Cut(claim, "/")
+		return corev1.Volume{Name: "model", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name, ReadOnly: true},
+		}}, filepath.Join(modelMount, sub)
+	}
+	// The folder above the model is mounted, so that a missing model is
+	// the model server's clear error, not a folder the node makes.
+	path := filepath.Clean(strings.TrimPrefix(uri, "file://"))
+	return corev1.Volume{Name: "model", VolumeSource: corev1.VolumeSource{
+		HostPath: &corev1.HostPathVolumeSource{Path: filepath.Dir(path), Type: ptr.To(corev1.HostPathDirectory)},
+	}}, filepath.Join(modelMount, filepath.Base(path))
+}
+
+// modelServerResources requests what an autoscaler needs when the user
+// asked for nothing.
+func modelServerResources(res *corev1.ResourceRequirements) corev1.ResourceRequirements {
+	out := corev1.ResourceRequirements{}
+	if res != nil {
+		out = *res.DeepCopy()
+	}
+	if out.Requests == nil {
+		out.Requests = corev1.ResourceList{}
+	}
+	for name, q := range map[corev1.ResourceName]string{corev1.ResourceCPU: "100m", corev1.ResourceMemory: "64Mi"} {
+		if _, ok := out.Requests[name]; !ok {
+			if _, limited := out.Limits[name]; !limited {
+				out.Requests[name] = resource.MustParse(q)
+			}
+		}
+	}
+	return out
+}
+
+// drain keeps a stopping pod serving while the endpoints forget it.
+func drain() *corev1.Lifecycle {
+	return &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 2}}}
+}
+
+// customContainers are the user's containers with what a careful engineer
+// adds: a readiness probe on the serving port and a drain before stop,
+// where the user set none.
+func customContainers(in []corev1.Container) []corev1.Container {
+	out := make([]corev1.Container, len(in))
+	for i := range in {
+		c := *in[i].DeepCopy()
+		if i == 0 {
+			if len(c.Ports) == 0 {
+				c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: httpPort, Protocol: corev1.ProtocolTCP}}
+			}
+			if c.ReadinessProbe == nil {
+				c.ReadinessProbe = &corev1.Probe{
+					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(c.Ports[0].ContainerPort)}},
+					PeriodSeconds: 1,
+				}
+			}
+			if c.Lifecycle == nil || c.Lifecycle.PreStop == nil {
+				c.Lifecycle = cmp.Or(c.Lifecycle, &corev1.Lifecycle{})
+				c.Lifecycle.PreStop = drain().PreStop
+			}
+		}
+		if c.TerminationMessagePolicy == "" {
+			c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// service is the Service in front of the predictor pods: port 80 for REST
+// (and gRPC over HTTP/2), and the gRPC port of a native model server.
+func service(ms *mlv1.ModelService) *corev1.Service {
+	ports := []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(servingPort(ms))}}
+	if ms.Spec.Predictor.Model != nil {
+		ports = append(ports, corev1.ServicePort{Name: "grpc", Port: grpcPort, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("grpc"), AppProtocol: ptr.To("kubernetes.io/h2c")})
+	}
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: predictorName(ms), Labels: labels(ms)},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{LabelModelService: ms.Name},
+			Ports:    ports,
+		},
+	}
+}
+
+// servingPort is the container port requests go to.
+func servingPort(ms *mlv1.ModelService) int32 {
+	if cs := ms.Spec.Predictor.Containers; len(cs) > 0 && len(cs[0].Ports) > 0 {
+		return cs[0].Ports[0].ContainerPort
+	}
+	return httpPort
+}
+
+// mergePorts is want with the node ports the API server allocated kept.
+func mergePorts(want, have []corev1.ServicePort) []corev1.ServicePort {
+	for i := range want {
+		for _, h := range have {
+			if h.Name == want[i].Name {
+				want[i].NodePort = h.NodePort
+			}
+		}
+	}
+	return want
+}
+
+// autoscaler is the HPA between minReplicas and maxReplicas.
+func autoscaler(ms *mlv1.ModelService, target string) *autoscalingv2.HorizontalPodAutoscaler {
+	return &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: target, Labels: labels(ms)},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target},
+			MinReplicas:    ptr.To(minReplicas(ms)),
+			MaxReplicas:    ms.Spec.Predictor.MaxReplicas,
+			Metrics: []autoscalingv2.MetricSpec{{
+				Type: autoscalingv2.ResourceMetricSourceType,
+				Resource: &autoscalingv2.ResourceMetricSource{
+					Name:   corev1.ResourceName(scaleMetric(ms)),
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To(scaleTarget(ms))},
+				},
+			}},
+		},
+	}
+}
+
+func minReplicas(ms *mlv1.ModelService) int32 { return ptr.Deref(ms.Spec.Predictor.MinReplicas, 1) }
+
+// scales says whether an autoscaler may change the replica count.
+func scales(ms *mlv1.ModelService) bool { return ms.Spec.Predictor.MaxReplicas > minReplicas(ms) }
+
+func clampReplicas(n int32, ms *mlv1.ModelService) *int32 {
+	return ptr.To(min(max(n, minReplicas(ms)), ms.Spec.Predictor.MaxReplicas))
+}
+
+func scaleMetric(ms *mlv1.ModelService) mlv1.ScaleMetric {
+	return cmp.Or(ms.Spec.Predictor.ScaleMetric, mlv1.ScaleMetricCPU)
+}
+
+func scaleTarget(ms *mlv1.ModelService) int32 { return ptr.Deref(ms.Spec.Predictor.ScaleTarget, 80) }

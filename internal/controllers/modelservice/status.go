@@ -1,0 +1,276 @@
+package modelservice
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
+)
+
+// Reasons of the conditions, for a user to act on.
+const (
+	ReasonServing          = "Serving"
+	ReasonRevisionStarting = "RevisionStarting"
+	ReasonRollingOut       = "RollingOut"
+	ReasonModelLoadFailed  = "ModelLoadFailed"
+	ReasonContainerFailed  = "ContainerFailed"
+	ReasonUnschedulable    = "Unschedulable"
+	ReasonFailedCreate     = "FailedCreate"
+	ReasonDeadlineExceeded = "ProgressDeadlineExceeded"
+	ReasonLatestRevision   = "LatestRevision"
+	ReasonPreviousRevision = "PreviousRevision"
+	ReasonNoReadyPods      = "NoReadyPods"
+)
+
+// podWaitReasons are container states that will not pass by themselves.
+var podWaitReasons = []string{"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
+
+// revisionPods is what the pods of one revision show.
+type revisionPods struct {
+	number         int32
+	pods, ready    int32
+	reason, detail string // why it cannot be ready, if it cannot
+}
+
+// updateStatus writes what the cluster shows into ms's status, and an
+// event for each change a user would ask about.
+func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, rev revision, dep *appsv1.Deployment, svc *corev1.Service) (ctrl.Result, error) {
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(ms.Namespace), client.MatchingLabels{LabelModelService: ms.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	revs := groupPods(pods.Items, ms.Spec.Predictor.Model != nil)
+	latest := revs[rev.name]
+	if latest == nil {
+		latest = &revisionPods{number: rev.number}
+		revs[rev.name] = latest
+	}
+	if latest.reason == "" {
+		latest.reason, latest.detail = deploymentFailure(dep)
+	}
+	old := ms.Status.DeepCopy()
+	st := &ms.Status
+	st.ObservedGeneration = ms.Generation
+	st.LatestCreatedRevision = rev.name
+	wanted := ptrOr(dep.Spec.Replicas, minReplicas(ms))
+	latestReady := latest.ready >= max(wanted, 1) && !rev.isNew
+	if latestReady {
+		st.LatestReadyRevision = rev.name
+	}
+	st.Revisions, st.Traffic, st.TrafficSummary = revisionsAndTraffic(revs, rev, latestReady)
+	st.Replicas, st.ReadyReplicas = 0, 0
+	for _, rp := range revs {
+		st.Replicas += rp.pods
+		st.ReadyReplicas += rp.ready
+	}
+	st.URL, st.Address = r.urls(ms, svc)
+	st.Model = nil
+	if m := ms.Spec.Predictor.Model; m != nil {
+		st.Model = &mlv1.ModelStatus{Name: ms.Name, Format: m.ModelFormat.Name}
+	}
+	setConditions(ms, rev, latest, latestReady)
+	r.recordTransitions(ms, old, rev, latest)
+	if equality.Semantic.DeepEqual(old, st) {
+		return ctrl.Result{}, nil
+	}
+	if err := r.Client.Status().Update(ctx, ms); err != nil {
+		return ctrl.Result{Requeue: ignoreConflict(err) == nil}, ignoreConflict(err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// groupPods sorts the predictor pods by revision and finds why a revision
+// cannot become ready. Pods on their way out do not count.
+func groupPods(pods []corev1.Pod, native bool) map[string]*revisionPods {
+	out := map[string]*revisionPods{}
+	for i := range pods {
+		p := &pods[i]
+		name := p.Labels[LabelRevision]
+		if name == "" || !p.DeletionTimestamp.IsZero() || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		rp := out[name]
+		if rp == nil {
+			n, _ := strconv.ParseInt(p.Annotations[AnnotationRevisionNumber], 10, 32)
+			rp = &revisionPods{number: int32(n)}
+			out[name] = rp
+		}
+		rp.pods++
+		if podReady(p) {
+			rp.ready++
+		} else if rp.reason == "" {
+			rp.reason, rp.detail = podFailure(p, native)
+		}
+	}
+	return out
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// podFailure is why a pod cannot become ready, or "" while it may still.
+func podFailure(p *corev1.Pod, native bool) (string, string) {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return ReasonUnschedulable, c.Message
+		}
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		t := cs.State.Terminated
+		if t == nil {
+			t = cs.LastTerminationState.Terminated
+		}
+		if t != nil && t.ExitCode != 0 {
+			reason := ReasonContainerFailed
+			if native {
+				reason = ReasonModelLoadFailed
+			}
+			msg := strings.TrimSpace(t.Message)
+			if msg == "" {
+				msg = fmt.Sprintf("exit code %d", t.ExitCode)
+			}
+			return reason, fmt.Sprintf("container %s: %s", cs.Name, msg)
+		}
+		if w := cs.State.Waiting; w != nil && slices.Contains(podWaitReasons, w.Reason) {
+			return w.Reason, fmt.Sprintf("container %s: %s", cs.Name, w.Message)
+		}
+	}
+	return "", ""
+}
+
+// deploymentFailure is what the Deployment reports that no pod shows: a
+// pod it cannot create (a quota), or a rollout past its deadline.
+func deploymentFailure(dep *appsv1.Deployment) (string, string) {
+	for _, c := range dep.Status.Conditions {
+		switch {
+		case c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue:
+			return ReasonFailedCreate, c.Message
+		case c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded":
+			return ReasonDeadlineExceeded, c.Message
+		}
+	}
+	return "", ""
+}
+
+// revisionsAndTraffic lists the revisions with pods (and the latest),
+// newest first, and the share of requests each gets: the Service spreads
+// them over ready pods evenly.
+func revisionsAndTraffic(revs map[string]*revisionPods, rev revision, latestReady bool) ([]mlv1.RevisionStatus, []mlv1.TrafficTarget, string) {
+	var list []mlv1.RevisionStatus
+	totalReady := int32(0)
+	for name, rp := range revs {
+		rs := mlv1.RevisionStatus{Name: name, Number: rp.number, Replicas: rp.pods, ReadyReplicas: rp.ready, Ready: metav1.ConditionUnknown}
+		switch {
+		case name == rev.name && latestReady, name != rev.name && rp.ready > 0:
+			rs.Ready = metav1.ConditionTrue
+		case rp.reason != "":
+			rs.Ready, rs.Reason, rs.Message = metav1.ConditionFalse, rp.reason, rp.detail
+		}
+		list = append(list, rs)
+		totalReady += rp.ready
+	}
+	slices.SortFunc(list, func(a, b mlv1.RevisionStatus) int { return int(b.Number - a.Number) })
+	var traffic []mlv1.TrafficTarget
+	var summary []string
+	for _, rs := range list {
+		if rs.ReadyReplicas == 0 || totalReady == 0 {
+			continue
+		}
+		pct := rs.ReadyReplicas * 100 / totalReady
+		traffic = append(traffic, mlv1.TrafficTarget{RevisionName: rs.Name, Percent: pct, LatestRevision: rs.Name == rev.name})
+		summary = append(summary, fmt.Sprintf("%s=%d%%", rs.Name, pct))
+	}
+	return list, traffic, strings.Join(summary, ",")
+}
+
+// urls are where the model answers: status.url from the machine in skiff
+// up (the cluster IP) or in the cluster, and the in-cluster address.
+func (r *Reconciler) urls(ms *mlv1.ModelService, svc *corev1.Service) (string, *mlv1.Addressable) {
+	internal := fmt.Sprintf("http://%s.%s.svc.%s", svc.Name, svc.Namespace, r.Options.ClusterDomain)
+	url := internal
+	if r.Options.URLFromClusterIP {
+		url = ""
+		if ip := svc.Spec.ClusterIP; ip != "" && ip != corev1.ClusterIPNone {
+			url = "http://" + ip
+		}
+	}
+	return url, &mlv1.Addressable{URL: internal}
+}
+
+// setConditions sets LatestRevisionReady, Serving and Ready.
+func setConditions(ms *mlv1.ModelService, rev revision, latest *revisionPods, latestReady bool) {
+	gen := ms.Generation
+	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen})
+	}
+	switch {
+	case latestReady:
+		set(mlv1.ConditionLatestRevisionReady, metav1.ConditionTrue, ReasonServing, fmt.Sprintf("revision %s is ready", rev.name))
+	case latest.reason != "":
+		set(mlv1.ConditionLatestRevisionReady, metav1.ConditionFalse, latest.reason, fmt.Sprintf("revision %s: %s", rev.name, latest.detail))
+	default:
+		set(mlv1.ConditionLatestRevisionReady, metav1.ConditionUnknown, ReasonRevisionStarting, fmt.Sprintf("revision %s: %d of its pods ready", rev.name, latest.ready))
+	}
+	var serving []string
+	for _, t := range ms.Status.Traffic {
+		serving = append(serving, t.RevisionName)
+	}
+	onlyLatest := len(serving) == 1 && serving[0] == rev.name
+	switch {
+	case len(serving) == 0:
+		set(mlv1.ConditionServing, metav1.ConditionFalse, ReasonNoReadyPods, "no revision has a ready pod")
+	case slices.Contains(serving, rev.name):
+		set(mlv1.ConditionServing, metav1.ConditionTrue, ReasonLatestRevision, "serving "+ms.Status.TrafficSummary)
+	default:
+		set(mlv1.ConditionServing, metav1.ConditionTrue, ReasonPreviousRevision, "serving "+ms.Status.TrafficSummary+" until "+rev.name+" is ready")
+	}
+	latestCond := meta.FindStatusCondition(ms.Status.Conditions, mlv1.ConditionLatestRevisionReady)
+	switch {
+	case latestReady && onlyLatest:
+		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonServing, fmt.Sprintf("revision %s serves all traffic at %s", rev.name, ms.Status.URL))
+	case latestReady:
+		set(mlv1.ConditionReady, metav1.ConditionUnknown, ReasonRollingOut, "old revisions are stopping: "+ms.Status.TrafficSummary)
+	default:
+		set(mlv1.ConditionReady, latestCond.Status, latestCond.Reason, latestCond.Message)
+	}
+}
+
+// recordTransitions emits an event when the latest revision becomes ready
+// or fails.
+func (r *Reconciler) recordTransitions(ms *mlv1.ModelService, old *mlv1.ModelServiceStatus, rev revision, latest *revisionPods) {
+	was := meta.FindStatusCondition(old.Conditions, mlv1.ConditionLatestRevisionReady)
+	now := meta.FindStatusCondition(ms.Status.Conditions, mlv1.ConditionLatestRevisionReady)
+	if was != nil && was.Status == now.Status && was.Reason == now.Reason && was.Message == now.Message {
+		return
+	}
+	switch now.Status {
+	case metav1.ConditionTrue:
+		r.Recorder.Eventf(ms, nil, corev1.EventTypeNormal, "RevisionReady", "Serve", "revision %s is ready (%d pods)", rev.name, latest.ready)
+	case metav1.ConditionFalse:
+		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, "RevisionFailed", "Serve", "%s; the previous revision keeps serving", now.Message)
+	}
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}

@@ -1,0 +1,125 @@
+// Package operator runs skiff's ML controllers on a controller-runtime
+// manager: as a stage of skiff up (CRDs installed at start, no leader
+// election) and as `skiff operator` on any cluster. Both run this code.
+package operator
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
+	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
+)
+
+// fieldOwner is the field manager of what skiff applies.
+const fieldOwner = "skiff"
+
+// Options configure the controllers and their manager.
+type Options struct {
+	// InstallCRDs applies the embedded CRDs before the controllers start.
+	InstallCRDs bool
+	// LeaderElection lets one of several replicas work at a time.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// MetricsAddress and HealthAddress serve /metrics and /healthz,
+	// /readyz; "0" or "" turns each off.
+	MetricsAddress string
+	HealthAddress  string
+	ModelService   modelservice.Options
+}
+
+// Scheme knows the built-in kinds, CRDs and the ML kinds.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, mlv1.AddToScheme} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Run runs the controllers until ctx ends; ready is called once they
+// watch the cluster (and, with InstallCRDs, the CRDs are served).
+func Run(ctx context.Context, cfg *rest.Config, o Options, ready func()) error {
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	if o.InstallCRDs {
+		c, err := client.New(cfg, client.Options{Scheme: scheme})
+		if err != nil {
+			return err
+		}
+		if err := InstallCRDs(ctx, c); err != nil {
+			return err
+		}
+	}
+	mgr, err := newManager(ctx, cfg, scheme, o)
+	if err != nil {
+		return err
+	}
+	r := &modelservice.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("modelservice-controller"), Options: o.ModelService}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("modelservice controller: %w", err)
+	}
+	go func() {
+		if mgr.GetCache().WaitForCacheSync(ctx) {
+			ready()
+		}
+	}()
+	return mgr.Start(ctx)
+}
+
+func newManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, o Options) (ctrl.Manager, error) {
+	ctrl.SetLogger(logr.FromContextOrDiscard(ctx))
+	// Only predictor pods are watched, not every pod of the cluster.
+	predictors, err := labels.NewRequirement(modelservice.LabelModelService, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "skiff-operator.ml.skiff.dev",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		Metrics:                 metricsserver.Options{BindAddress: orOff(o.MetricsAddress)},
+		HealthProbeBindAddress:  orOff(o.HealthAddress),
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {Label: labels.NewSelector().Add(*predictors)},
+		}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("controller manager: %w", err)
+	}
+	if o.HealthAddress != "" && o.HealthAddress != "0" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+	}
+	return mgr, nil
+}
+
+func orOff(addr string) string {
+	if addr == "" {
+		return "0"
+	}
+	return addr
+}
