@@ -24,6 +24,26 @@ func exampleFile(t *testing.T, path string, replace ...string) string {
 	return out
 }
 
+// seedModelAPI is what 003's image means: a copy of its folder, trained
+// as the image's build did.
+func seedModelAPI(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"api.py", "train.py", "deployment.yaml", "service.yaml"} {
+		data, err := os.ReadFile("../../examples/003-model-api/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("/usr/bin/python3", filepath.Join(dir, "train.py")).CombinedOutput(); err != nil {
+		t.Fatalf("train.py: %v\n%s", err, out)
+	}
+	return dir
+}
+
 // TestExamples runs the walkthroughs of examples/ as their READMEs do.
 func TestExamples(t *testing.T) {
 	if err := exec.Command("/usr/bin/python3", "-c", "import sklearn").Run(); err != nil {
@@ -31,20 +51,7 @@ func TestExamples(t *testing.T) {
 	}
 	in := newInstance(t)
 	ex := "../../examples/"
-	// 003's image means a copy of its folder, trained as the image's build did.
-	modelAPI := t.TempDir()
-	for _, f := range []string{"api.py", "train.py", "deployment.yaml", "service.yaml"} {
-		data, err := os.ReadFile(ex + "003-model-api/" + f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(modelAPI, f), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := exec.Command("/usr/bin/python3", filepath.Join(modelAPI, "train.py")).CombinedOutput(); err != nil {
-		t.Fatalf("train.py: %v\n%s", err, out)
-	}
+	modelAPI := seedModelAPI(t)
 	in.writeImageMap(t, "images:\n- image: \"lpatruno/k8-model-api:*\"\n  dir: "+modelAPI+"\n"+
 		"- image: \"skiff-model-server:*\"\n  command: ["+skiffBin+", serve-model]\n")
 	in.up("--write-kubeconfig=false")

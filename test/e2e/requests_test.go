@@ -14,8 +14,11 @@ import (
 var httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // predict POSTs body to http://addr/predict and returns the answer.
-func predict(addr, body string) (string, error) {
-	resp, err := httpClient.Post("http://"+addr+"/predict", "application/json", strings.NewReader(body))
+func predict(addr, body string) (string, error) { return post("http://"+addr+"/predict", body) }
+
+// post POSTs a JSON body to url and returns the answer.
+func post(url, body string) (string, error) {
+	resp, err := httpClient.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
 		return "", err
 	}
@@ -38,6 +41,11 @@ type requestStream struct {
 }
 
 func startRequests(addr, body string) *requestStream {
+	return startPosts("http://"+addr+"/predict", body)
+}
+
+// startPosts is startRequests to any URL.
+func startPosts(url, body string) *requestStream {
 	s := &requestStream{done: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
@@ -51,7 +59,7 @@ func startRequests(addr, body string) *requestStream {
 				return
 			case <-tick.C:
 			}
-			_, err := predict(addr, body)
+			_, err := post(url, body)
 			s.mu.Lock()
 			s.sent++
 			if err != nil {
