@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -90,14 +91,14 @@ With --model-path, one model file (or a folder holding model.json) is served as
 }
 
 // logHandler is the slog handler --log-format names.
-func (opts *ServeModelOptions) logHandler() (slog.Handler, error) {
-	switch opts.LogFormat {
+func logHandler(w io.Writer, format string) (slog.Handler, error) {
+	switch format {
 	case "text":
-		return slog.NewTextHandler(opts.g.stderr, nil), nil
+		return slog.NewTextHandler(w, nil), nil
 	case "json":
-		return slog.NewJSONHandler(opts.g.stderr, nil), nil
+		return slog.NewJSONHandler(w, nil), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: use text or json", opts.LogFormat)
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
 
 func serveModelRun(opts *ServeModelOptions) error {
@@ -110,7 +111,7 @@ func serveModelRun(opts *ServeModelOptions) error {
 	case single && (opts.Single.Name == "" || opts.Single.Format == ""):
 		return fmt.Errorf("--model-path needs --model-name and --model-format")
 	}
-	handler, err := opts.logHandler()
+	handler, err := logHandler(opts.g.stderr, opts.LogFormat)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-dev/skiff/internal/instance"
+	"github.com/skiff-dev/skiff/internal/operator"
+)
+
+// OperatorOptions are skiff operator's flags.
+type OperatorOptions struct {
+	g          *globals
+	ctx        context.Context
+	Kubeconfig string
+	LogFormat  string
+	Operator   operator.Options
+}
+
+// NewCmdOperator builds skiff operator; runF, if not nil, runs instead of
+// operatorRun.
+func NewCmdOperator(g *globals, runF func(*OperatorOptions) error) *cobra.Command {
+	opts := &OperatorOptions{g: g, LogFormat: "text"}
+	opts.Operator = operator.Options{
+		LeaderElection:          true,
+		LeaderElectionNamespace: cmp.Or(os.Getenv("POD_NAMESPACE"), "default"),
+	}
+	opts.Operator.ModelService.ModelServerImage = instance.Image()
+	opts.Operator.ModelService.ClusterDomain = "cluster.local"
+	cmd := &cobra.Command{
+		Use:   "operator",
+		Short: "Run skiff's ML controllers (ModelService, ...) against any Kubernetes cluster",
+		Long: `Run the controllers that skiff up runs inside, against the cluster of a kubeconfig
+(--kubeconfig, $KUBECONFIG, ~/.kube/config) or, in a pod, the cluster it runs in.
+The CRDs must be installed (kubectl apply -k deploy/ does, or --install-crds).
+With --leader-elect (the default), one of several replicas works at a time.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return operatorRun(opts)
+		},
+	}
+	o := &opts.Operator
+	f := cmd.Flags()
+	f.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: $KUBECONFIG, ~/.kube/config, or the pod's service account)")
+	f.BoolVar(&o.InstallCRDs, "install-crds", false, "apply the CRDs of the ML kinds first (needs the right to write CRDs)")
+	f.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "take a Lease so that one replica works at a time")
+	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "namespace of the Lease (default: $POD_NAMESPACE, or default)")
+	f.StringVar(&o.MetricsAddress, "metrics-address", "0", "where /metrics listens (0: off)")
+	f.StringVar(&o.HealthAddress, "health-address", "0", "where /healthz and /readyz listen (0: off)")
+	f.StringVar(&o.ModelService.ModelServerImage, "model-server-image", o.ModelService.ModelServerImage, "image of the native model server pods (its entrypoint is skiff)")
+	f.StringVar(&o.ModelService.ClusterDomain, "cluster-domain", o.ModelService.ClusterDomain, "the cluster's DNS domain, in status URLs")
+	f.StringVar(&opts.LogFormat, "log-format", opts.LogFormat, "log format on stderr: text or json")
+	return cmd
+}
+
+func operatorRun(opts *OperatorOptions) error {
+	handler, err := logHandler(opts.g.stderr, opts.LogFormat)
+	if err != nil {
+		return err
+	}
+	cfg, err := clusterConfig(opts.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(opts.ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx = logr.NewContext(ctx, logr.FromSlogHandler(handler))
+	return operator.Run(ctx, cfg, opts.Operator, func() {
+		logr.FromContextOrDiscard(ctx).Info("ML controllers running", "version", instance.Version)
+	})
+}
+
+// clusterConfig is the kubeconfig's cluster, or the pod's own when none
+// is given and skiff runs in a pod.
+func clusterConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" && os.Getenv("KUBECONFIG") == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+		return rest.InClusterConfig()
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w (give one with --kubeconfig)", err)
+	}
+	return cfg, nil
+}
