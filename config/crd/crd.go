@@ -6,5 +6,5 @@ import "embed"
 
 // Files are the CRD manifests, one YAML file per kind.
 //
-//go:embed *.yaml
+//go:embed ml.skiff.dev_*.yaml
 var Files embed.FS

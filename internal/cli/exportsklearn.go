@@ -2,12 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,9 +17,6 @@ type ExportSklearnOptions struct {
 	Features    string // comma-separated; empty: the model's own
 	PrintScript bool
 }
-
-// exportTimeout bounds one export (unpickling and converting).
-const exportTimeout = 10 * time.Minute
 
 // NewCmdExportSklearn builds skiff export-sklearn; runF, if not nil, runs
 // instead of exportSklearnRun.
@@ -66,29 +57,6 @@ func exportSklearnRun(opts *ExportSklearnOptions) error {
 		_, err := opts.g.stdout.Write(model.ExporterScript)
 		return err
 	}
-	dir, err := os.MkdirTemp("", "skiff-export-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	script := filepath.Join(dir, "skiff_sklearn_export.py")
-	if err := os.WriteFile(script, model.ExporterScript, 0o644); err != nil {
-		return err
-	}
-	pyArgs := []string{script, opts.Model, opts.Out}
-	if opts.Features != "" {
-		pyArgs = append(pyArgs, "--features", opts.Features)
-	}
-	ctx, cancel := context.WithTimeout(opts.ctx, exportTimeout)
-	defer cancel()
-	run := exec.CommandContext(ctx, opts.Python, pyArgs...)
-	run.Stdout, run.Stderr = opts.g.stdout, opts.g.stderr
-	if err := run.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return fmt.Errorf("exporting %s failed (see above)", opts.Model)
-		}
-		return fmt.Errorf("running %s: %w (install python3 and python3-sklearn, or pass --python)", opts.Python, err)
-	}
-	return nil
+	e := model.Export{Python: opts.Python, Model: opts.Model, Out: opts.Out, Features: opts.Features, Stdout: opts.g.stdout, Stderr: opts.g.stderr}
+	return e.Run(opts.ctx)
 }

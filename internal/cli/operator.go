@@ -3,15 +3,12 @@ package cli
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-dev/skiff/internal/instance"
 	"github.com/skiff-dev/skiff/internal/operator"
@@ -71,7 +68,7 @@ func operatorRun(opts *OperatorOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := clusterConfig(opts.Kubeconfig)
+	cfg, _, err := clusterConfig(opts.Kubeconfig, "")
 	if err != nil {
 		return err
 	}
@@ -81,19 +78,4 @@ func operatorRun(opts *OperatorOptions) error {
 	return operator.Run(ctx, cfg, opts.Operator, func() {
 		logr.FromContextOrDiscard(ctx).Info("ML controllers running", "version", instance.Version)
 	})
-}
-
-// clusterConfig is the kubeconfig's cluster, or the pod's own when none
-// is given and skiff runs in a pod.
-func clusterConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" && os.Getenv("KUBECONFIG") == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
-		return rest.InClusterConfig()
-	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig: %w (give one with --kubeconfig)", err)
-	}
-	return cfg, nil
 }

@@ -90,6 +90,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		return fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath())
 	})
 	root.AddCommand(NewCmdUp(g, nil), NewCmdDown(g, nil), NewCmdStatus(g, nil), NewCmdVersion(g, nil), NewCmdRecommend(g, nil),
-		NewCmdServeModel(g, nil), NewCmdExportSklearn(g, nil), NewCmdOperator(g, nil))
+		NewCmdServeModel(g, nil), NewCmdExportSklearn(g, nil), NewCmdOperator(g, nil),
+		NewCmdServe(g, nil), NewCmdPredict(g, nil))
 	return root
 }

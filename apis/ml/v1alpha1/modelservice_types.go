@@ -19,6 +19,7 @@ import (
 // +kubebuilder:printcolumn:name="Traffic",type=string,JSONPath=`.status.trafficSummary`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 53",message="metadata.name must start with a letter, hold only lowercase letters, digits and '-', and be at most 53 characters: it names the Service <name>-predictor"
 type ModelService struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -65,6 +65,8 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 	if m := ms.Spec.Predictor.Model; m != nil {
 		c, vol := r.modelServer(ms, m)
 		pod.Containers, pod.Volumes = []corev1.Container{c}, []corev1.Volume{vol}
+		// The model server never calls the API: no token to mount or wait for.
+		pod.AutomountServiceAccountToken = ptr.To(false)
 	} else {
 		pod.Containers = customContainers(ms.Spec.Predictor.Containers)
 	}

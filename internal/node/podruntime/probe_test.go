@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -133,4 +134,28 @@ func TestStartupProbeHoldsOtherProbes(t *testing.T) {
 		cs := p.Status.ContainerStatuses[0]
 		return *cs.Started && cs.Ready
 	})
+}
+
+// TestReadinessIsEagerUntilFirstPass: a server that answers a moment after
+// it starts is ready then, not a probe period later, and its first
+// moments raise no Unhealthy event.
+func TestReadinessIsEagerUntilFirstPass(t *testing.T) {
+	events := &eventLog{}
+	rt := newRuntime(t, withRecorder(events.record))
+	flag := filepath.Join(t.TempDir(), "ready")
+	pod := newPod("eager").container("main", "sh", "-c", "sleep 0.3; touch "+flag+"; sleep 30").restart(corev1.RestartPolicyAlways).pod
+	probe := execProbe("test", "-f", flag)
+	probe.PeriodSeconds = 10
+	pod.Spec.Containers[0].ReadinessProbe = probe
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitFor(t, rt, "eager", "Ready", ready)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("ready after %s with a 10s period: the first probes were not retried early", took)
+	}
+	if events.has("Unhealthy", "") {
+		t.Errorf("Unhealthy events before the first pass: %v", events.lines)
+	}
 }

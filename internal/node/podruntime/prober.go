@@ -68,10 +68,21 @@ func (p *prober) loop(ctx context.Context, kind string, probe *corev1.Probe, onR
 	}
 	var okRun, failRun int32
 	last := -1 // -1 unknown, 0 failing, 1 passing
+	// Until a probe first passes, failures in the first period are a
+	// process still opening its port: retried every eagerRetry, not
+	// counted, no event. A server that answers 50 ms after it starts is
+	// ready then, not a period later.
+	eagerUntil := time.Now().Add(period)
 	for {
 		err := p.pr.runProbe(ctx, p.c, probe)
 		if ctx.Err() != nil {
 			return false
+		}
+		if err != nil && last == -1 && okRun == 0 && time.Now().Add(eagerRetry).Before(eagerUntil) {
+			if !sleep(ctx, eagerRetry) {
+				return false
+			}
+			continue
 		}
 		if err == nil {
 			okRun, failRun = okRun+1, 0
@@ -102,6 +113,9 @@ func (p *prober) loop(ctx context.Context, kind string, probe *corev1.Probe, onR
 		}
 	}
 }
+
+// eagerRetry is how soon a probe is retried before it first passes.
+const eagerRetry = 50 * time.Millisecond
 
 func (p *prober) set(change func(*corev1.ContainerStatus)) {
 	p.pr.update(func(st *corev1.PodStatus) {
