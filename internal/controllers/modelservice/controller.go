@@ -7,12 +7,15 @@ package modelservice
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -95,16 +98,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	dep, err := r.applyDeployment(ctx, &ms, rev)
 	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("deployment of modelservice %s: %w", req, err)
+		return r.failed(ctx, &ms, fmt.Errorf("deployment of modelservice %s: %w", req, err))
 	}
 	svc, err := r.applyService(ctx, &ms)
 	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("service of modelservice %s: %w", req, err)
+		return r.failed(ctx, &ms, fmt.Errorf("service of modelservice %s: %w", req, err))
 	}
 	if err := r.applyAutoscaler(ctx, &ms, dep); err != nil {
-		return ctrl.Result{}, fmt.Errorf("autoscaler of modelservice %s: %w", req, err)
+		return r.failed(ctx, &ms, fmt.Errorf("autoscaler of modelservice %s: %w", req, err))
 	}
 	return r.updateStatus(ctx, &ms, rev, dep, svc)
+}
+
+// failed reports an object in the way in status (retrying will not help
+// until the user acts); other errors go back for a retry.
+func (r *Reconciler) failed(ctx context.Context, ms *mlv1.ModelService, err error) (ctrl.Result, error) {
+	var conflict *conflictError
+	if !errors.As(err, &conflict) {
+		return ctrl.Result{}, err
+	}
+	old := meta.FindStatusCondition(ms.Status.Conditions, mlv1.ConditionReady)
+	if old == nil || old.Reason != ReasonNameTaken || old.Message != conflict.Error() {
+		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, ReasonNameTaken, "Reconcile", "%s", conflict.Error())
+	}
+	meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{Type: mlv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonNameTaken, Message: conflict.Error(), ObservedGeneration: ms.Generation})
+	ms.Status.ObservedGeneration = ms.Generation
+	return ctrl.Result{}, ignoreConflict(r.Client.Status().Update(ctx, ms))
 }
 
 // applyDeployment creates or updates the predictor Deployment. With an
@@ -117,11 +136,11 @@ func (r *Reconciler) applyDeployment(ctx context.Context, ms *mlv1.ModelService,
 			return err
 		}
 		replicas := want.Spec.Replicas
-		if scales(ms) && dep.Spec.Replicas != nil && !dep.CreationTimestamp.IsZero() {
+		if scales(ms) && dep.Spec.Replicas != nil && exists(dep) {
 			replicas = clampReplicas(*dep.Spec.Replicas, ms)
 		}
 		dep.Labels = want.Labels
-		if dep.CreationTimestamp.IsZero() {
+		if !exists(dep) {
 			dep.Spec.Selector = want.Spec.Selector
 		}
 		dep.Spec.Replicas = replicas
@@ -188,17 +207,21 @@ func (r *Reconciler) applyAutoscaler(ctx context.Context, ms *mlv1.ModelService,
 // owned makes ms the controller of obj, and refuses an object of the same
 // name that something else made.
 func (r *Reconciler) owned(ms *mlv1.ModelService, obj client.Object) error {
-	if created := obj.GetCreationTimestamp(); !created.IsZero() && !metav1.IsControlledBy(obj, ms) {
-		return &conflictError{kind: fmt.Sprintf("%T", obj), name: obj.GetName()}
+	if exists(obj) && !metav1.IsControlledBy(obj, ms) {
+		return &conflictError{kind: kindOf(obj), name: obj.GetName()}
 	}
 	return controllerutil.SetControllerReference(ms, obj, r.Client.Scheme())
 }
+
+// exists says whether obj was read from the API (CreateOrUpdate fills it
+// in before it mutates).
+func exists(obj client.Object) bool { return obj.GetResourceVersion() != "" }
 
 // conflictError is an object in the way that the ModelService does not own.
 type conflictError struct{ kind, name string }
 
 func (e *conflictError) Error() string {
-	return fmt.Sprintf("%s %s exists and is not owned by this ModelService: rename the ModelService or remove %s", e.kind, e.name, e.name)
+	return fmt.Sprintf("%s %s exists and is not this ModelService's: rename the ModelService or remove the %s", e.kind, e.name, e.kind)
 }
 
 // ignoreConflict drops update conflicts: the next event brings a fresh copy.
@@ -207,4 +230,10 @@ func ignoreConflict(err error) error {
 		return nil
 	}
 	return err
+}
+
+// kindOf is obj's kind for messages: "Service", "Deployment".
+func kindOf(obj client.Object) string {
+	t := fmt.Sprintf("%T", obj)
+	return t[strings.LastIndex(t, ".")+1:]
 }

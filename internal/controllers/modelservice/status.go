@@ -31,6 +31,7 @@ const (
 	ReasonLatestRevision   = "LatestRevision"
 	ReasonPreviousRevision = "PreviousRevision"
 	ReasonNoReadyPods      = "NoReadyPods"
+	ReasonNameTaken        = "NameTaken"
 )
 
 // podWaitReasons are container states that will not pass by themselves.

@@ -1,0 +1,277 @@
+package modelservice
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
+)
+
+// msWrapper builds ModelServices for tests, as kueue's wrappers do.
+type msWrapper struct{ mlv1.ModelService }
+
+func newMS(name string) *msWrapper {
+	return &msWrapper{mlv1.ModelService{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Generation: 1},
+		Spec: mlv1.ModelServiceSpec{Predictor: mlv1.PredictorSpec{
+			Model:       &mlv1.ModelSpec{ModelFormat: mlv1.ModelFormat{Name: "xgboost"}, StorageURI: "file:///srv/models/" + name},
+			MinReplicas: ptr.To[int32](1),
+		}},
+	}}
+}
+
+func (w *msWrapper) obj() *mlv1.ModelService { return w.DeepCopy() }
+
+// harness is a reconciler on a fake API.
+type harness struct {
+	t      *testing.T
+	c      client.Client
+	r      *Reconciler
+	events *events.FakeRecorder
+}
+
+func newHarness(t *testing.T, objs ...client.Object) *harness {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := mlv1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).WithStatusSubresource(&mlv1.ModelService{}).Build()
+	rec := events.NewFakeRecorder(100)
+	return &harness{t: t, c: c, events: rec, r: &Reconciler{Client: c, Recorder: rec, Options: Options{ModelServerImage: "skiff:test", ClusterDomain: "cluster.local"}}}
+}
+
+func (h *harness) reconcile(name string) {
+	h.t.Helper()
+	if _, err := h.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: "ns", Name: name}}); err != nil {
+		h.t.Fatalf("reconcile %s: %v", name, err)
+	}
+}
+
+func (h *harness) ms(name string) *mlv1.ModelService {
+	h.t.Helper()
+	var ms mlv1.ModelService
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: name}, &ms); err != nil {
+		h.t.Fatal(err)
+	}
+	return &ms
+}
+
+func (h *harness) deployment(name string) *appsv1.Deployment {
+	h.t.Helper()
+	var d appsv1.Deployment
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: name + "-predictor"}, &d); err != nil {
+		h.t.Fatal(err)
+	}
+	return &d
+}
+
+// update changes a ModelService's spec as a user would (a new generation).
+func (h *harness) update(name string, change func(*mlv1.ModelService)) {
+	h.t.Helper()
+	ms := h.ms(name)
+	change(ms)
+	ms.Generation++
+	if err := h.c.Update(context.Background(), ms); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// addPod is a predictor pod of revision n.
+func (h *harness) addPod(ms string, n int32, ready bool, term *corev1.ContainerStateTerminated) {
+	h.t.Helper()
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: revisionName(ms, n) + "-pod",
+			Labels:      map[string]string{LabelModelService: ms, LabelRevision: revisionName(ms, n)},
+			Annotations: map[string]string{AnnotationRevisionNumber: string(rune('0' + n))}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}},
+	}
+	if term != nil {
+		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: serverContainer, RestartCount: 1, LastTerminationState: corev1.ContainerState{Terminated: term}}}
+	}
+	if err := h.c.Create(context.Background(), pod); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func condition(ms *mlv1.ModelService, t string) string {
+	c := meta.FindStatusCondition(ms.Status.Conditions, t)
+	if c == nil {
+		return "<none>"
+	}
+	return string(c.Status) + " " + c.Reason + ": " + c.Message
+}
+
+func TestNativePredictorPods(t *testing.T) {
+	h := newHarness(t, newMS("housing").obj())
+	h.reconcile("housing")
+	pod := h.deployment("housing").Spec.Template.Spec
+	c := pod.Containers[0]
+	got := struct {
+		Image, Args, Mount, HostPath, Ready string
+		Token                              bool
+	}{c.Image, strings.Join(c.Args, " "), c.VolumeMounts[0].MountPath, pod.Volumes[0].HostPath.Path, c.ReadinessProbe.HTTPGet.Path, *pod.AutomountServiceAccountToken}
+	want := got
+	want.Image, want.Mount, want.HostPath, want.Ready, want.Token = "skiff:test", "/mnt/models", "/srv/models", "/v2/health/ready", false
+	want.Args = "serve-model --model-name housing --model-format xgboost --model-path /mnt/models/housing --model-uri file:///srv/models/housing --termination-log /dev/termination-log --log-format json --http-address :8080 --grpc-address :8081"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("predictor pod (-want +got):\n%s", diff)
+	}
+	if s := c.Resources.Requests.Cpu().String(); s != "100m" {
+		t.Errorf("default CPU request %s, want 100m (an autoscaler needs one)", s)
+	}
+}
+
+func TestModelVolume(t *testing.T) {
+	for _, c := range []struct {
+		name, uri, claim, hostPath, path string
+	}{
+		{name: "file", uri: "file:///srv/models/housing.json", hostPath: "/srv/models", path: "/mnt/models/housing.json"},
+		{name: "folder with a slash", uri: "file:///srv/models/housing/", hostPath: "/srv/models", path: "/mnt/models/housing"},
+		{name: "claim path", uri: "pvc://models/housing/model.json", claim: "models", path: "/mnt/models/housing/model.json"},
+		{name: "whole claim", uri: "pvc://models", claim: "models", path: "/mnt/models"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			vol, path := modelVolume(c.uri)
+			var claim, hostPath string
+			if vol.PersistentVolumeClaim != nil {
+				claim = vol.PersistentVolumeClaim.ClaimName
+				if !vol.PersistentVolumeClaim.ReadOnly {
+					t.Error("the claim is mounted writable")
+				}
+			}
+			if vol.HostPath != nil {
+				hostPath = vol.HostPath.Path
+			}
+			if diff := cmp.Diff([]string{c.claim, c.hostPath, c.path}, []string{claim, hostPath, path}); diff != "" {
+				t.Errorf("claim, hostPath, path (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRevisions(t *testing.T) {
+	h := newHarness(t, newMS("housing").obj())
+	h.reconcile("housing")
+	first := h.deployment("housing").ResourceVersion
+	h.reconcile("housing")
+	if rv := h.deployment("housing").ResourceVersion; rv != first {
+		t.Error("a second reconcile of an unchanged ModelService updated its Deployment")
+	}
+	if got := h.ms("housing").Status.LatestCreatedRevision; got != "housing-00001" {
+		t.Fatalf("first revision %q", got)
+	}
+
+	// Status lost (skiff killed before writing it): the same revision.
+	ms := h.ms("housing")
+	ms.Status = mlv1.ModelServiceStatus{}
+	if err := h.c.Status().Update(context.Background(), ms); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile("housing")
+	if got := h.ms("housing").Status.LatestCreatedRevision; got != "housing-00001" {
+		t.Errorf("after a lost status, revision %q", got)
+	}
+
+	h.update("housing", func(ms *mlv1.ModelService) { ms.Spec.Predictor.Model.StorageURI = "file:///srv/models/v2" })
+	h.reconcile("housing")
+	if got := h.ms("housing").Status.LatestCreatedRevision; got != "housing-00002" {
+		t.Errorf("a new model made revision %q, want housing-00002", got)
+	}
+
+	h.update("housing", func(ms *mlv1.ModelService) { ms.Spec.Predictor.MaxReplicas = 4 })
+	h.reconcile("housing")
+	if got := h.ms("housing").Status.LatestCreatedRevision; got != "housing-00002" {
+		t.Errorf("new replica bounds made revision %q", got)
+	}
+	var hpa autoscalingv2.HorizontalPodAutoscaler
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "housing-predictor"}, &hpa); err != nil {
+		t.Fatalf("no autoscaler with maxReplicas 4: %v", err)
+	}
+	if diff := cmp.Diff([]int32{1, 4, 80}, []int32{*hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas, *hpa.Spec.Metrics[0].Resource.Target.AverageUtilization}); diff != "" {
+		t.Errorf("autoscaler min, max, target (-want +got):\n%s", diff)
+	}
+
+	h.update("housing", func(ms *mlv1.ModelService) { ms.Spec.Predictor.MaxReplicas = 0 })
+	h.reconcile("housing")
+	err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "housing-predictor"}, &hpa)
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the autoscaler stays without maxReplicas: %v", err)
+	}
+}
+
+func TestStatusOfAFailedRevision(t *testing.T) {
+	h := newHarness(t, newMS("housing").obj())
+	h.reconcile("housing")
+	h.addPod("housing", 1, true, nil)
+	h.reconcile("housing")
+	if got := condition(h.ms("housing"), mlv1.ConditionReady); !strings.HasPrefix(got, "True Serving") {
+		t.Fatalf("Ready with revision 1's pod ready: %s", got)
+	}
+
+	h.update("housing", func(ms *mlv1.ModelService) { ms.Spec.Predictor.Model.StorageURI = "file:///srv/broken.json" })
+	h.reconcile("housing")
+	h.addPod("housing", 2, false, &corev1.ContainerStateTerminated{ExitCode: 1, Message: "file:///srv/broken.json: not an XGBoost model"})
+	h.reconcile("housing")
+	ms := h.ms("housing")
+	for _, c := range []struct{ cond, want string }{
+		{mlv1.ConditionReady, "False ModelLoadFailed: revision housing-00002: container model-server: file:///srv/broken.json: not an XGBoost model"},
+		{mlv1.ConditionServing, "True PreviousRevision: serving housing-00001=100% until housing-00002 is ready"},
+	} {
+		if got := condition(ms, c.cond); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.cond, got, c.want)
+		}
+	}
+	if ms.Status.LatestReadyRevision != "housing-00001" || ms.Status.ObservedGeneration != ms.Generation {
+		t.Errorf("latest ready %q, observed generation %d of %d", ms.Status.LatestReadyRevision, ms.Status.ObservedGeneration, ms.Generation)
+	}
+	if !drained(h.events, "RevisionFailed") {
+		t.Error("no RevisionFailed event")
+	}
+}
+
+func TestAForeignServiceIsReported(t *testing.T) {
+	theirs := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "housing-predictor"}}
+	h := newHarness(t, newMS("housing").obj(), theirs)
+	h.reconcile("housing")
+	want := "False NameTaken: Service housing-predictor exists and is not this ModelService's: rename the ModelService or remove the Service"
+	if got := condition(h.ms("housing"), mlv1.ConditionReady); got != want {
+		t.Errorf("Ready:\n got %s\nwant %s", got, want)
+	}
+}
+
+// drained reads the recorded events and says whether one had reason.
+func drained(rec *events.FakeRecorder, reason string) bool {
+	found := false
+	for {
+		select {
+		case e := <-rec.Events:
+			found = found || strings.Contains(e, " "+reason+" ")
+		default:
+			return found
+		}
+	}
+}
