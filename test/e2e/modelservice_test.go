@@ -297,6 +297,42 @@ func TestModelService(t *testing.T) {
 		}
 	})
 
+	t.Run("skiff serve and skiff predict", func(t *testing.T) {
+		served := t.TempDir()
+		common := []string{"--kubeconfig", in.kubeconfig(), "--models-dir", served, "--python", "/usr/bin/python3"}
+		out, err := in.skiff(append([]string{"serve", filepath.Join(models, "forest.pkl"), "--dry-run", "-o", "yaml"}, common...)...)
+		if err != nil || !strings.Contains(out, "kind: ModelService") || !strings.Contains(out, "name: sklearn") {
+			t.Fatalf("serve --dry-run -o yaml: %v\n%s", err, out)
+		}
+		if entries, _ := os.ReadDir(served); len(entries) > 0 {
+			t.Error("a dry run placed the model")
+		}
+		out, err = in.skiff(append([]string{"serve", filepath.Join(models, "forest.pkl"), "--replicas", "2"}, common...)...)
+		if err != nil || !strings.Contains(out, "forest is ready at http://") || !strings.Contains(out, "skiff predict forest") {
+			t.Fatalf("skiff serve: %v\n%s", err, out)
+		}
+		rows, _ := json.Marshal(want.Rows)
+		out, err = in.skiff("predict", "forest", "--kubeconfig", in.kubeconfig(), "--data", string(rows), "-o", "json")
+		if err != nil {
+			t.Fatalf("skiff predict: %v\n%s", err, out)
+		}
+		var answer struct{ Outputs []struct{ Data []float64 } }
+		if err := json.Unmarshal([]byte(out), &answer); err != nil || len(answer.Outputs) == 0 {
+			t.Fatalf("skiff predict -o json: %v\n%s", err, out)
+		}
+		if err := sameNumbers(answer.Outputs[0].Data, want.Sklearn); err != nil {
+			t.Errorf("skiff predict: %v", err)
+		}
+		if table, err := in.skiff("predict", "forest", "--kubeconfig", in.kubeconfig(), "--data", string(rows)); err != nil || !strings.HasPrefix(table, "ROW") || strings.Count(table, "\n") != 6 {
+			t.Errorf("skiff predict table: %v\n%s", err, table)
+		}
+		// The seed's API takes named features: one object per row.
+		out, err = in.skiff("predict", "k8-model-api", "--kubeconfig", in.kubeconfig(), "--data", seedBody)
+		if err != nil || !strings.Contains(out, "PREDICTION") || !strings.Contains(out, "31.55") {
+			t.Errorf("skiff predict of the custom predictor: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("deleting a ModelService leaves nothing behind", func(t *testing.T) {
 		in.mustKubectl("delete", "modelservices", "--all", "--wait", "--timeout=1m")
 		eventually(t, time.Minute, "everything the ModelServices made is gone", func() error {

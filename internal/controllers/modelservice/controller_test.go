@@ -132,7 +132,7 @@ func TestNativePredictorPods(t *testing.T) {
 	c := pod.Containers[0]
 	got := struct {
 		Image, Args, Mount, HostPath, Ready string
-		Token                              bool
+		Token                               bool
 	}{c.Image, strings.Join(c.Args, " "), c.VolumeMounts[0].MountPath, pod.Volumes[0].HostPath.Path, c.ReadinessProbe.HTTPGet.Path, *pod.AutomountServiceAccountToken}
 	want := got
 	want.Image, want.Mount, want.HostPath, want.Ready, want.Token = "skiff:test", "/mnt/models", "/srv/models", "/v2/health/ready", false
