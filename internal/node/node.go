@@ -106,6 +106,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	rc := runtimeConfig(cfg, inst)
 	rc.GPUs, rc.Images, rc.Volumes = gpus, imgs.lookup, vols.prepare
 	rc.Recorder, rc.Logger = recordTo(recorder), log.WithName("podruntime")
+	rc.Removed = removeFromAPI(client, log)
 	rt, err := podruntime.New(rc)
 	if err != nil {
 		return nil, err

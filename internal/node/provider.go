@@ -7,11 +7,16 @@ import (
 	"io"
 	"time"
 
+	"github.com/go-logr/logr"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/klog/v2"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 	utilexec "k8s.io/utils/exec"
 
@@ -177,4 +182,24 @@ func (p *provider) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, err
 // GetMetricsResource answers the kubelet's /metrics/resource.
 func (p *provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
 	return p.stats.resourceMetrics()
+}
+
+// removeFromAPI deletes a pod whose processes and files are gone, at once
+// and only that pod (its UID), as the kubelet does once it has stopped a
+// pod: virtual-kubelet alone would wait out the whole grace period, so
+// every deletion, rollout and namespace removal took 30 seconds.
+func removeFromAPI(client kubernetes.Interface, log logr.Logger) func(*corev1.Pod) {
+	return func(pod *corev1.Pod) {
+		if pod.DeletionTimestamp == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		opts := metav1.NewDeleteOptions(0)
+		opts.Preconditions = metav1.NewUIDPreconditions(string(pod.UID))
+		err := client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, *opts)
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			log.Error(err, "Removing a stopped pod from the API", "pod", klog.KObj(pod))
+		}
+	}
 }

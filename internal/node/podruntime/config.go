@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/skiff-dev/skiff/internal/node/cgroups"
 	"github.com/skiff-dev/skiff/internal/node/gpu"
@@ -18,6 +19,9 @@ import (
 // field's zero value leaves its feature off. It is fixed once New returns:
 // nothing a pod's containers were started with changes under them.
 type Config struct {
+	// Removed, when set, is told of each deleted pod once nothing of it
+	// is left on the node (the kubelet then removes it from the API).
+	Removed func(pod *corev1.Pod)
 	// PodsDir holds one directory per pod (its state and logs); it is
 	// created if missing.
 	PodsDir string

@@ -53,6 +53,7 @@ type Runtime struct {
 	network PodNetwork
 	dns     DNS
 	metrics *Metrics // nil: not counted
+	removed func(*corev1.Pod)
 }
 
 // New checks cfg and returns a runtime that runs pods by it.
@@ -85,6 +86,7 @@ func New(cfg Config) (*Runtime, error) {
 
 		backoffInitial: cmp.Or(cfg.backoffInitial, backoffInitial),
 		volumeRefresh:  cmp.Or(cfg.volumeRefresh, time.Minute),
+		removed:        cfg.Removed,
 	}
 	if r.record == nil {
 		r.record = func(*corev1.Pod, string, string, string) {}
@@ -208,6 +210,9 @@ func (r *Runtime) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 		// Gone from the API only once nothing of it is left here.
 		r.removePodDirs(pr)
 		r.publish(final)
+		if r.removed != nil {
+			r.removed(final)
+		}
 	}()
 	return nil
 }
