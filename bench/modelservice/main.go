@@ -155,7 +155,10 @@ func (b *bench) handWritten(ctx context.Context, name string) (time.Duration, er
 
 // firstAnswer polls until a v2 request at url() answers 200.
 func (b *bench) firstAnswer(start time.Time, url func() string, name string) (time.Duration, error) {
-	hc := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	// A short timeout per try: a Service's rules reach the kernel within
+	// 100 ms of its creation, and a SYN sent before is lost (TCP would
+	// resend it only after a second, which would be measured instead).
+	hc := &http.Client{Timeout: 100 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
 	zeros := strings.TrimSuffix(strings.Repeat("0,", b.features), ",")
 	body := fmt.Sprintf(`{"inputs":[{"name":"input-0","shape":[1,%d],"datatype":"FP64","data":[%s]}]}`, b.features, zeros)
 	for time.Since(start) < 2*time.Minute {

@@ -104,6 +104,14 @@ func testModelServerExample(t *testing.T, in *instance, modelAPI string) {
 		t.Errorf("%d requests, %d failed: %v", sent, len(failures), failures[:min(len(failures), 5)])
 	}
 	in.mustKubectl("delete", "-f", manifest)
+
+	// The same model as one ModelService (the example's modelservice.yaml).
+	in.mustKubectl("apply", "-f", exampleFile(t, "005-model-server/modelservice.yaml", "/srv/skiff-models", repo))
+	base := in.msURL(t, "housing")
+	if got, err := post(base+"/predict", seedBody); err != nil || !strings.Contains(got, `{"prediction":31.55`) {
+		t.Errorf("POST %s/predict of the ModelService: %s %v", base, got, err)
+	}
+	in.mustKubectl("delete", "modelservice", "housing", "--wait", "--timeout=1m")
 }
 
 // writeShiftedModel writes a copy of a linear model export with its
