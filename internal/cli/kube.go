@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -13,13 +12,9 @@ import (
 )
 
 // clusterConfig is the cluster of a kubeconfig (kubectl's order: the
-// flag, $KUBECONFIG, ~/.kube/config) and its context's namespace, or the
-// pod's own cluster when none is given and skiff runs in a pod.
+// flag, $KUBECONFIG, ~/.kube/config) and its context's namespace; with
+// none, in a pod, the pod's cluster and namespace (client-go falls back).
 func clusterConfig(kubeconfig, namespace string) (*rest.Config, string, error) {
-	if kubeconfig == "" && os.Getenv("KUBECONFIG") == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
-		cfg, err := rest.InClusterConfig()
-		return cfg, namespace, err
-	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = kubeconfig
 	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: namespace}})

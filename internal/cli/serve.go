@@ -72,6 +72,9 @@ request to paste. --dry-run -o yaml prints the ModelService instead.`,
 }
 
 func serveRun(opts *ServeOptions) error {
+	if opts.Output != "" && opts.Output != "json" && opts.Output != "yaml" {
+		return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or leave -o out", opts.Output)
+	}
 	name := opts.Name
 	if name == "" {
 		name = serve.NameFor(opts.Model.Path)
@@ -92,6 +95,7 @@ func serveRun(opts *ServeOptions) error {
 	}
 	ms := serve.Object(ns, name, placed, opts.Scale)
 	if opts.DryRun {
+		fmt.Fprintf(opts.g.stderr, "dry run: the model is not copied to %s; skiff serve without --dry-run places it there\n", placed.File)
 		if printed, err := printObject(opts.g.stdout, opts.Output, ms); printed {
 			return err
 		}

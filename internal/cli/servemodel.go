@@ -138,7 +138,11 @@ func serveModelRun(opts *ServeModelOptions) error {
 	}
 	if single && !srv.Ready() {
 		srv.Close()
-		return opts.Single.refused(srv.Err())
+		err := srv.Err()
+		if err == nil {
+			err = fmt.Errorf("model %s did not load", opts.Single.Name)
+		}
+		return opts.Single.refused(err)
 	}
 	return srv.Run(ctx)
 }

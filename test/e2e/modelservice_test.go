@@ -211,13 +211,14 @@ func TestModelService(t *testing.T) {
 			t.Fatal(err)
 		}
 		base := in.msURL(t, "housing")
-		for _, c := range []struct{ uri, says string }{
-			{"file://" + broken, "file://" + broken},
-			{"file://" + models + "/nothere", "no model at file://" + models + "/nothere: the path does not exist"},
+		for _, c := range []struct{ uri, reason, says string }{
+			{"file://" + broken, "ModelLoadFailed", "file://" + broken},
+			{"file://" + models + "/nothere", "FailedMount", models + "/nothere is not a directory"},
+			{"file://" + models, "ModelLoadFailed", "no model at file://" + models + ": the folder holds no model.json"},
 		} {
 			in.mustKubectl("patch", "modelservice", "housing", "--type=merge", "-p", `{"spec":{"predictor":{"model":{"storageUri":"`+c.uri+`"}}}}`)
 			eventually(t, time.Minute, "Ready=False names the problem", func() error {
-				if got := in.readyCondition("housing"); !strings.HasPrefix(got, "False ModelLoadFailed") || !strings.Contains(got, c.says) {
+				if got := in.readyCondition("housing"); !strings.HasPrefix(got, "False "+c.reason) || !strings.Contains(got, c.says) {
 					return fmt.Errorf("ready condition %q", got)
 				}
 				return nil

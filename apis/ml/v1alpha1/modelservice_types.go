@@ -118,10 +118,11 @@ type ModelSpec struct {
 	// StorageURI is where the model is: a model file (an XGBoost
 	// Booster.save_model JSON, or skiff's scikit-learn export) or a
 	// folder holding one model.json. file:///<path> is a path on the node
-	// (mounted read-only); pvc://<claim>/<path> is a path in a
+	// (only it is mounted, read-only: a path ending in .json is a file,
+	// any other a folder); pvc://<claim>/<path> is a path in a
 	// PersistentVolumeClaim of the namespace.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:XValidation:rule="self.startsWith('file:///') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$')",message="storageUri must be file:///<absolute path on the node> or pvc://<claim name>/<path in the claim>"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^file:///+[^/]') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$')",message="storageUri must be file:///<absolute path on the node> or pvc://<claim name>/<path in the claim>"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)\\\\.\\\\.(/|$)')",message="storageUri must not contain '..'"
 	StorageURI string `json:"storageUri"`
 }

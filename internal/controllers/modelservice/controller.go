@@ -10,11 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,7 +123,8 @@ func (r *Reconciler) failed(ctx context.Context, ms *mlv1.ModelService, err erro
 	}
 	meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{Type: mlv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonNameTaken, Message: conflict.Error(), ObservedGeneration: ms.Generation})
 	ms.Status.ObservedGeneration = ms.Generation
-	return ctrl.Result{}, ignoreConflict(r.Client.Status().Update(ctx, ms))
+	// The object in the way is not ours, so its removal wakes nothing: look again.
+	return ctrl.Result{RequeueAfter: 30 * time.Second}, ignoreConflict(r.Client.Status().Update(ctx, ms))
 }
 
 // applyDeployment creates or updates the predictor Deployment. With an
@@ -147,7 +148,7 @@ func (r *Reconciler) applyDeployment(ctx context.Context, ms *mlv1.ModelService,
 		dep.Spec.Strategy = want.Spec.Strategy
 		dep.Spec.RevisionHistoryLimit = want.Spec.RevisionHistoryLimit
 		dep.Spec.ProgressDeadlineSeconds = want.Spec.ProgressDeadlineSeconds
-		if !equality.Semantic.DeepDerivative(want.Spec.Template, dep.Spec.Template) {
+		if templateChanged(dep, want) {
 			dep.Spec.Template = want.Spec.Template
 		}
 		return nil
@@ -159,6 +160,14 @@ func (r *Reconciler) applyDeployment(ctx context.Context, ms *mlv1.ModelService,
 		r.Recorder.Eventf(ms, dep, corev1.EventTypeNormal, "RevisionCreated", "Rollout", "revision %s rolls out in deployment %s", rev.name, dep.Name)
 	}
 	return dep, nil
+}
+
+// templateChanged says whether the Deployment's pods are not those of
+// want's revision. The API server fills in defaults, and kubectl rollout
+// restart adds an annotation: neither is a change to undo.
+func templateChanged(have, want *appsv1.Deployment) bool {
+	ha, wa := have.Spec.Template.Annotations, want.Spec.Template.Annotations
+	return ha[AnnotationPredictorHash] != wa[AnnotationPredictorHash] || ha[AnnotationRevisionNumber] != wa[AnnotationRevisionNumber]
 }
 
 // applyService creates or updates the Service in front of the pods.
@@ -183,7 +192,10 @@ func (r *Reconciler) applyService(ctx context.Context, ms *mlv1.ModelService) (*
 func (r *Reconciler) applyAutoscaler(ctx context.Context, ms *mlv1.ModelService, dep *appsv1.Deployment) error {
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: dep.Name}}
 	if !scales(ms) {
-		err := r.Client.Delete(ctx, hpa)
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(hpa), hpa); err != nil || !metav1.IsControlledBy(hpa, ms) {
+			return client.IgnoreNotFound(err)
+		}
+		err := r.Client.Delete(ctx, hpa, client.Preconditions{UID: &hpa.UID})
 		if err == nil {
 			r.Recorder.Eventf(ms, hpa, corev1.EventTypeNormal, "AutoscalerRemoved", "Scale", "maxReplicas is not above minReplicas: %d replicas, always", minReplicas(ms))
 		}

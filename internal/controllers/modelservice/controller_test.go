@@ -135,8 +135,8 @@ func TestNativePredictorPods(t *testing.T) {
 		Token                               bool
 	}{c.Image, strings.Join(c.Args, " "), c.VolumeMounts[0].MountPath, pod.Volumes[0].HostPath.Path, c.ReadinessProbe.HTTPGet.Path, *pod.AutomountServiceAccountToken}
 	want := got
-	want.Image, want.Mount, want.HostPath, want.Ready, want.Token = "skiff:test", "/mnt/models", "/srv/models", "/v2/health/ready", false
-	want.Args = "serve-model --model-name housing --model-format xgboost --model-path /mnt/models/housing --model-uri file:///srv/models/housing --termination-log /dev/termination-log --log-format json --http-address :8080 --grpc-address :8081"
+	want.Image, want.Mount, want.HostPath, want.Ready, want.Token = "skiff:test", "/mnt/models", "/srv/models/housing", "/v2/health/ready", false
+	want.Args = "serve-model --model-name housing --model-format xgboost --model-path /mnt/models --model-uri file:///srv/models/housing --termination-log /dev/termination-log --log-format json --http-address :8080 --grpc-address :8081"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("predictor pod (-want +got):\n%s", diff)
 	}
@@ -149,8 +149,8 @@ func TestModelVolume(t *testing.T) {
 	for _, c := range []struct {
 		name, uri, claim, hostPath, path string
 	}{
-		{name: "file", uri: "file:///srv/models/housing.json", hostPath: "/srv/models", path: "/mnt/models/housing.json"},
-		{name: "folder with a slash", uri: "file:///srv/models/housing/", hostPath: "/srv/models", path: "/mnt/models/housing"},
+		{name: "file: only the file", uri: "file:///srv/models/housing.json", hostPath: "/srv/models/housing.json", path: "/mnt/models/housing.json"},
+		{name: "folder with a slash", uri: "file:///srv/models/housing/", hostPath: "/srv/models/housing", path: "/mnt/models"},
 		{name: "claim path", uri: "pvc://models/housing/model.json", claim: "models", path: "/mnt/models/housing/model.json"},
 		{name: "whole claim", uri: "pvc://models", claim: "models", path: "/mnt/models"},
 	} {
@@ -273,5 +273,50 @@ func drained(rec *events.FakeRecorder, reason string) bool {
 		default:
 			return found
 		}
+	}
+}
+
+func TestARolloutRestartIsNotUndone(t *testing.T) {
+	h := newHarness(t, newMS("housing").obj())
+	h.reconcile("housing")
+	dep := h.deployment("housing")
+	dep.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = "2026-12-02T18:00:00Z"
+	dep.Spec.Template.Spec.Containers[0].ReadinessProbe.SuccessThreshold = 1 // an API server default
+	if err := h.c.Update(context.Background(), dep); err != nil {
+		t.Fatal(err)
+	}
+	h.reconcile("housing")
+	if got := h.deployment("housing").Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]; got == "" {
+		t.Error("the controller removed kubectl rollout restart's annotation")
+	}
+}
+
+func TestTrafficAddsUpTo100(t *testing.T) {
+	revs := map[string]*revisionPods{
+		"m-00001": {number: 1, pods: 2, ready: 2},
+		"m-00002": {number: 2, pods: 1, ready: 1},
+	}
+	_, traffic, summary := revisionsAndTraffic(revs, revision{number: 2, name: "m-00002"}, true)
+	sum := int32(0)
+	for _, tt := range traffic {
+		sum += tt.Percent
+	}
+	if sum != 100 || summary != "m-00002=34%,m-00001=66%" {
+		t.Errorf("traffic %v sums to %d, summary %q", traffic, sum, summary)
+	}
+}
+
+func TestAnOldRolloutFailureIsNotTheNewRevisions(t *testing.T) {
+	h := newHarness(t, newMS("housing").obj())
+	h.reconcile("housing")
+	dep := h.deployment("housing")
+	dep.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: "revision 1 timed out"}}
+	if err := h.c.Status().Update(context.Background(), dep); err != nil {
+		t.Fatal(err)
+	}
+	h.update("housing", func(ms *mlv1.ModelService) { ms.Spec.Predictor.Model.StorageURI = "file:///srv/models/fixed.json" })
+	h.reconcile("housing")
+	if got := condition(h.ms("housing"), mlv1.ConditionLatestRevisionReady); strings.HasPrefix(got, "False") {
+		t.Errorf("the new revision took the old rollout's failure: %s", got)
 	}
 }

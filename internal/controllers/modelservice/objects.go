@@ -128,7 +128,7 @@ func (r *Reconciler) modelServer(ms *mlv1.ModelService, m *mlv1.ModelSpec) (core
 		},
 		Lifecycle:                drain(),
 		Resources:                modelServerResources(ms.Spec.Predictor.Resources),
-		VolumeMounts:             []corev1.VolumeMount{{Name: vol.Name, MountPath: modelMount, ReadOnly: true}},
+		VolumeMounts:             []corev1.VolumeMount{{Name: vol.Name, MountPath: mountPoint(vol, path), ReadOnly: true}},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	return c, vol
@@ -143,12 +143,27 @@ func modelVolume(uri string) (corev1.Volume, string) {
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name, ReadOnly: true},
 		}}, filepath.Join(modelMount, sub)
 	}
-	// The folder above the model is mounted, so that a missing model is
-	// the model server's clear error, not a folder the node makes.
+	// Only the model is mounted, never the folder around it: a .json is a
+	// model file, anything else a folder holding model.json. The type is
+	// checked, so a missing path is a mount error, not a folder the node
+	// makes.
 	path := filepath.Clean(strings.TrimPrefix(uri, "file://"))
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		return corev1.Volume{Name: "model", VolumeSource: corev1.VolumeSource{
+			HostPath: &corev1.HostPathVolumeSource{Path: path, Type: ptr.To(corev1.HostPathFile)},
+		}}, filepath.Join(modelMount, filepath.Base(path))
+	}
 	return corev1.Volume{Name: "model", VolumeSource: corev1.VolumeSource{
-		HostPath: &corev1.HostPathVolumeSource{Path: filepath.Dir(path), Type: ptr.To(corev1.HostPathDirectory)},
-	}}, filepath.Join(modelMount, filepath.Base(path))
+		HostPath: &corev1.HostPathVolumeSource{Path: path, Type: ptr.To(corev1.HostPathDirectory)},
+	}}, modelMount
+}
+
+// mountPoint is where vol goes: a model file at its own path.
+func mountPoint(vol corev1.Volume, path string) string {
+	if hp := vol.HostPath; hp != nil && hp.Type != nil && *hp.Type == corev1.HostPathFile {
+		return path
+	}
+	return modelMount
 }
 
 // modelServerResources requests what an autoscaler needs when the user

@@ -34,7 +34,7 @@ func revisionName(ms string, number int32) string { return fmt.Sprintf("%s-%05d"
 // stands (so a restart between writing the Deployment and the status makes
 // no second revision); otherwise the next number after every one seen.
 func (r *Reconciler) revision(ctx context.Context, ms *mlv1.ModelService) (revision, error) {
-	hash := predictorHash(ms.Spec.Predictor)
+	hash := predictorHash(ms.Spec.Predictor, r.Options.ModelServerImage)
 	last := int32(0)
 	for _, rs := range ms.Status.Revisions {
 		last = max(last, rs.Number)
@@ -62,11 +62,15 @@ func templateRevision(dep *appsv1.Deployment) int32 {
 }
 
 // predictorHash identifies a spec.predictor (with its schema defaults).
-// Replica bounds and the autoscaler's knobs do not make a new revision.
-func predictorHash(p mlv1.PredictorSpec) string {
+// Replica bounds and the autoscaler's knobs do not make a new revision; a
+// new model server image (a skiff upgrade) does.
+func predictorHash(p mlv1.PredictorSpec, image string) string {
 	p.MinReplicas, p.MaxReplicas, p.ScaleMetric, p.ScaleTarget = nil, 0, "", nil
 	data, _ := json.Marshal(p)
 	h := fnv.New64a()
 	h.Write(data)
+	if p.Model != nil {
+		h.Write([]byte(image))
+	}
 	return strconv.FormatUint(h.Sum64(), 36)
 }

@@ -32,6 +32,7 @@ const (
 	ReasonPreviousRevision = "PreviousRevision"
 	ReasonNoReadyPods      = "NoReadyPods"
 	ReasonNameTaken        = "NameTaken"
+	ReasonFailedMount      = "FailedMount"
 )
 
 // podWaitReasons are container states that will not pass by themselves.
@@ -51,13 +52,15 @@ func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, re
 	if err := r.Client.List(ctx, &pods, client.InNamespace(ms.Namespace), client.MatchingLabels{LabelModelService: ms.Name}); err != nil {
 		return ctrl.Result{}, err
 	}
+	// In name order, so the pod whose failure is reported stays the same.
+	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
 	revs := groupPods(pods.Items, ms.Spec.Predictor.Model != nil)
 	latest := revs[rev.name]
 	if latest == nil {
 		latest = &revisionPods{number: rev.number}
 		revs[rev.name] = latest
 	}
-	if latest.reason == "" {
+	if latest.reason == "" && !rev.isNew && dep.Status.ObservedGeneration >= dep.Generation {
 		latest.reason, latest.detail = deploymentFailure(dep)
 	}
 	old := ms.Status.DeepCopy()
@@ -65,7 +68,9 @@ func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, re
 	st.ObservedGeneration = ms.Generation
 	st.LatestCreatedRevision = rev.name
 	wanted := ptrOr(dep.Spec.Replicas, minReplicas(ms))
-	latestReady := latest.ready >= max(wanted, 1) && !rev.isNew
+	// Ready once all its pods are; having served, it stays ready while any
+	// pod is (a scale-up or one restarting pod is not a failed revision).
+	latestReady := !rev.isNew && (latest.ready >= max(wanted, 1) || (st.LatestReadyRevision == rev.name && latest.ready > 0))
 	if latestReady {
 		st.LatestReadyRevision = rev.name
 	}
@@ -152,6 +157,9 @@ func podFailure(p *corev1.Pod, native bool) (string, string) {
 		if w := cs.State.Waiting; w != nil && slices.Contains(podWaitReasons, w.Reason) {
 			return w.Reason, fmt.Sprintf("container %s: %s", cs.Name, w.Message)
 		}
+		if w := cs.State.Waiting; w != nil && w.Reason == "ContainerCreating" && w.Message != "" {
+			return ReasonFailedMount, w.Message
+		}
 	}
 	return "", ""
 }
@@ -189,14 +197,21 @@ func revisionsAndTraffic(revs map[string]*revisionPods, rev revision, latestRead
 	}
 	slices.SortFunc(list, func(a, b mlv1.RevisionStatus) int { return int(b.Number - a.Number) })
 	var traffic []mlv1.TrafficTarget
-	var summary []string
-	for _, rs := range list {
+	left := int32(100) // the newest serving revision gets what rounding leaves
+	for _, rs := range slices.Backward(list) {
 		if rs.ReadyReplicas == 0 || totalReady == 0 {
 			continue
 		}
 		pct := rs.ReadyReplicas * 100 / totalReady
-		traffic = append(traffic, mlv1.TrafficTarget{RevisionName: rs.Name, Percent: pct, LatestRevision: rs.Name == rev.name})
-		summary = append(summary, fmt.Sprintf("%s=%d%%", rs.Name, pct))
+		left -= pct
+		traffic = append([]mlv1.TrafficTarget{{RevisionName: rs.Name, Percent: pct, LatestRevision: rs.Name == rev.name}}, traffic...)
+	}
+	if len(traffic) > 0 {
+		traffic[0].Percent += left
+	}
+	var summary []string
+	for _, t := range traffic {
+		summary = append(summary, fmt.Sprintf("%s=%d%%", t.RevisionName, t.Percent))
 	}
 	return list, traffic, strings.Join(summary, ",")
 }
@@ -258,7 +273,7 @@ func setConditions(ms *mlv1.ModelService, rev revision, latest *revisionPods, la
 func (r *Reconciler) recordTransitions(ms *mlv1.ModelService, old *mlv1.ModelServiceStatus, rev revision, latest *revisionPods) {
 	was := meta.FindStatusCondition(old.Conditions, mlv1.ConditionLatestRevisionReady)
 	now := meta.FindStatusCondition(ms.Status.Conditions, mlv1.ConditionLatestRevisionReady)
-	if was != nil && was.Status == now.Status && was.Reason == now.Reason && was.Message == now.Message {
+	if was != nil && was.Status == now.Status && was.Reason == now.Reason {
 		return
 	}
 	switch now.Status {

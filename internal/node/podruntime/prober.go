@@ -72,7 +72,11 @@ func (p *prober) loop(ctx context.Context, kind string, probe *corev1.Probe, onR
 	// process still opening its port: retried every eagerRetry, not
 	// counted, no event. A server that answers 50 ms after it starts is
 	// ready then, not a period later.
-	eagerUntil := time.Now().Add(period)
+	// Liveness keeps the kubelet's count, and exec probes their pace.
+	eagerUntil := time.Now()
+	if kind != "Liveness" && probe.Exec == nil {
+		eagerUntil = eagerUntil.Add(period)
+	}
 	for {
 		err := p.pr.runProbe(ctx, p.c, probe)
 		if ctx.Err() != nil {

@@ -44,6 +44,15 @@ func (pr *podRun) prepareVolumes(pod *corev1.Pod) bool {
 		}
 		if attempt%15 == 0 { // every 30s, as the kubelet repeats FailedMount
 			pr.event(corev1.EventTypeWarning, "FailedMount", "%v", err)
+			// Also where a controller reads pods, not only events.
+			msg := "FailedMount: " + err.Error()
+			pr.update(func(st *corev1.PodStatus) {
+				for i := range st.ContainerStatuses {
+					if w := st.ContainerStatuses[i].State.Waiting; w != nil && w.Reason == "ContainerCreating" {
+						w.Message = msg
+					}
+				}
+			})
 		}
 		select {
 		case <-pr.ctx.Done():
