@@ -170,6 +170,7 @@ func TestModelService(t *testing.T) {
 				}
 			}
 		}
+		in.waitJSONPath(t, 30*time.Second, "input-0 FP64 [-1,10]", "get", "modelservice", "housing", "-o", "jsonpath={.status.model.inputs[0].name} {.status.model.inputs[0].datatype} {.status.model.inputs[0].shape}")
 		if n := in.jsonpath("get", "modelservice", "housing", "-o", "jsonpath={.status.readyReplicas}"); n != "2" {
 			t.Errorf("housing with minReplicas 2: %s ready replicas", n)
 		}
@@ -241,6 +242,43 @@ func TestModelService(t *testing.T) {
 		}
 		in.mustKubectl("patch", "modelservice", "housing", "--type=merge", "-p", `{"spec":{"predictor":{"model":{"storageUri":"file://`+models+`/xgb-v1"}}}}`)
 		in.msURL(t, "housing")
+	})
+
+	t.Run("a model in a PersistentVolumeClaim", func(t *testing.T) {
+		in.mustKubectl("create", "configmap", "xgb-model", "--from-file=model.json="+models+"/xgb-v1/model.json")
+		in.apply(t, `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: models}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Mi}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: upload}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: copy
+        image: busybox
+        command: [sh, -c, "mkdir -p /models/housing && cp /in/model.json /models/housing/model.json"]
+        volumeMounts: [{name: in, mountPath: /in}, {name: models, mountPath: /models}]
+      volumes:
+      - {name: in, configMap: {name: xgb-model}}
+      - {name: models, persistentVolumeClaim: {claimName: models}}
+`)
+		in.mustKubectl("wait", "job/upload", "--for=condition=complete", "--timeout=1m")
+		in.apply(t, modelService("from-claim", "xgboost", "pvc://models/housing", ""))
+		got, err := inferREST(in.msURL(t, "from-claim"), "from-claim", want.Rows)
+		if err == nil {
+			err = sameNumbers(got, want.XGBv1)
+		}
+		if err != nil {
+			t.Errorf("a model from pvc://models/housing: %v", err)
+		}
+		in.mustKubectl("delete", "modelservice", "from-claim", "--wait", "--timeout=1m")
 	})
 
 	t.Run("a kill -9 of skiff makes no second revision", func(t *testing.T) {

@@ -235,6 +235,22 @@ type ModelStatus struct {
 	// Format is the modelFormat served.
 	// +optional
 	Format string `json:"format,omitempty"`
+	// Revision is the revision whose model server reported the metadata.
+	// +optional
+	Revision string `json:"revision,omitempty"`
+	// Inputs and Outputs are the model's tensors, as its Open Inference
+	// Protocol metadata gives them (-1: any number of rows).
+	// +optional
+	Inputs []TensorSpec `json:"inputs,omitempty"`
+	// +optional
+	Outputs []TensorSpec `json:"outputs,omitempty"`
+}
+
+// TensorSpec is one input or output of a model.
+type TensorSpec struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape,omitempty"`
 }
 
 // Condition types of a ModelService.

@@ -39,6 +39,9 @@ type Options struct {
 	URLFromClusterIP bool
 	// ClusterDomain is the cluster's DNS domain (cluster.local).
 	ClusterDomain string
+	// NoModelMetadata stops asking model server pods for their inputs
+	// and outputs (for a controller that cannot reach pods).
+	NoModelMetadata bool
 }
 
 // Reconciler reconciles ModelServices.

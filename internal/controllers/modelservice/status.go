@@ -81,10 +81,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, re
 		st.ReadyReplicas += rp.ready
 	}
 	st.URL, st.Address = r.urls(ms, svc)
-	st.Model = nil
-	if m := ms.Spec.Predictor.Model; m != nil {
-		st.Model = &mlv1.ModelStatus{Name: ms.Name, Format: m.ModelFormat.Name}
-	}
+	st.Model = r.modelStatus(ctx, ms, rev, latestReady, pods.Items)
 	setConditions(ms, rev, latest, latestReady)
 	r.recordTransitions(ms, old, rev, latest)
 	if equality.Semantic.DeepEqual(old, st) {

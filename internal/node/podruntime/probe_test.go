@@ -2,6 +2,7 @@ package podruntime
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -142,10 +143,16 @@ func TestStartupProbeHoldsOtherProbes(t *testing.T) {
 func TestReadinessIsEagerUntilFirstPass(t *testing.T) {
 	events := &eventLog{}
 	rt := newRuntime(t, withRecorder(events.record))
-	flag := filepath.Join(t.TempDir(), "ready")
-	pod := newPod("eager").container("main", "sh", "-c", "sleep 0.3; touch "+flag+"; sleep 30").restart(corev1.RestartPolicyAlways).pod
-	probe := execProbe("test", "-f", flag)
-	probe.PeriodSeconds = 10
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	// A server that opens its port 300 ms after it starts.
+	server := fmt.Sprintf("import socket, time; time.sleep(0.3); s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', %d)); s.listen(); time.sleep(30)", port)
+	pod := newPod("eager").container("main", "python3", "-c", server).restart(corev1.RestartPolicyAlways).pod
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt(port)}}, PeriodSeconds: 10, FailureThreshold: 1}
 	pod.Spec.Containers[0].ReadinessProbe = probe
 	if err := rt.CreatePod(context.Background(), pod); err != nil {
 		t.Fatal(err)
