@@ -118,6 +118,7 @@ func serveRun(opts *ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	serve.Answering(opts.ctx, ms.Status.URL, 10*time.Second)
 	if printed, err := printObject(opts.g.stdout, opts.Output, ms); printed {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -73,6 +75,32 @@ func Wait(ctx context.Context, c client.Client, key client.ObjectKey, timeout ti
 		return &ms, fmt.Errorf("modelservice %s not ready after %s: %s", key, timeout, last)
 	}
 	return &ms, err
+}
+
+// Answering waits, up to timeout, until something answers HTTP at url:
+// Ready is the pods' readiness, and the Service's rules follow it by a
+// moment, so the curl skiff serve suggests works when pasted at once. An
+// address this machine cannot reach (another cluster's) is not waited for
+// long.
+func Answering(ctx context.Context, url string, timeout time.Duration) bool {
+	hc := &http.Client{Timeout: 200 * time.Millisecond}
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			var dnsErr *net.DNSError
+			if errors.As(err, &dnsErr) {
+				return false, err // another cluster's name: nothing to wait for
+			}
+			return false, nil
+		}
+		resp.Body.Close()
+		return true, nil
+	})
+	return err == nil
 }
 
 // readiness says whether ms is done, in a line for people, and why it

@@ -128,6 +128,14 @@ func (in *instance) msURL(t *testing.T, name string) string {
 	if _, err := url.Parse(u); err != nil || u == "" {
 		t.Fatalf("modelservice %s: status.url %q", name, u)
 	}
+	// Ready is the pods'; the Service's rules follow within moments.
+	eventually(t, 10*time.Second, "modelservice "+name+" answers at "+u, func() error {
+		resp, err := httpClient.Get(u + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	})
 	return u
 }
 
@@ -179,6 +187,16 @@ func TestModelService(t *testing.T) {
 			if !strings.Contains(table, col) {
 				t.Errorf("kubectl get modelservices lacks %s:\n%s", col, table)
 			}
+		}
+		// -o yaml round-trips: applied back, it changes nothing.
+		yaml := in.mustKubectl("get", "modelservice", "housing", "-o", "yaml")
+		gen := in.jsonpath("get", "modelservice", "housing", "-o", "jsonpath={.metadata.generation}")
+		in.apply(t, yaml)
+		if again := in.jsonpath("get", "modelservice", "housing", "-o", "jsonpath={.metadata.generation}"); again != gen {
+			t.Errorf("applying its own -o yaml moved the generation from %s to %s", gen, again)
+		}
+		if out := in.mustKubectl("describe", "modelservice", "housing"); !strings.Contains(out, "RevisionReady") || !strings.Contains(out, "Latest Ready Revision:") {
+			t.Errorf("kubectl describe modelservice:\n%s", out)
 		}
 		if out := in.mustKubectl("explain", "modelservice.spec.predictor.model.storageUri"); !strings.Contains(out, "pvc://") {
 			t.Errorf("kubectl explain storageUri:\n%s", out)

@@ -51,7 +51,7 @@ type Reconciler struct {
 	Options  Options
 }
 
-// +kubebuilder:rbac:groups=ml.skiff.dev,resources=modelservices,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=ml.skiff.dev,resources=modelservices,verbs=get;list;watch
 // +kubebuilder:rbac:groups=ml.skiff.dev,resources=modelservices/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=ml.skiff.dev,resources=modelservices/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
