@@ -21,7 +21,7 @@ const DefaultFile = "model.json"
 // errors name the model as display (the URI), or as path if it is empty.
 // It returns the link, which load errors name.
 func LinkSingle(root, name, format, path, display string) (string, error) {
-	file, err := singleModelFile(path, cmp.Or(display, path))
+	file, err := ModelFile(path, cmp.Or(display, path))
 	if err != nil {
 		return "", err
 	}
@@ -41,8 +41,9 @@ func LinkSingle(root, name, format, path, display string) (string, error) {
 	return link, os.Symlink(file, link)
 }
 
-// singleModelFile is the model file path names.
-func singleModelFile(path, display string) (string, error) {
+// ModelFile is the model file path names: path itself, or the model.json
+// of the folder it names. Errors name the model as display.
+func ModelFile(path, display string) (string, error) {
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("no model at %s: the path does not exist", display)

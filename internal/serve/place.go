@@ -17,6 +17,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/atomicfile"
 	"github.com/skiff-dev/skiff/internal/model"
+	"github.com/skiff-dev/skiff/internal/modelrepo"
 )
 
 // Model is a model file to serve.
@@ -47,7 +48,7 @@ var pickles = []string{".pkl", ".pickle", ".joblib"}
 // where under dir it goes: a folder named by its content, so the same
 // model is the same URI and a changed one is a new revision.
 func (m Model) Read(ctx context.Context, dir, namespace, name string) (Placed, error) {
-	file, err := modelFile(m.Path)
+	file, err := modelrepo.ModelFile(m.Path, m.Path)
 	if err != nil {
 		return Placed{}, err
 	}
@@ -75,7 +76,7 @@ func (m Model) Read(ctx context.Context, dir, namespace, name string) (Placed, e
 	return Placed{URI: "file://" + dest, File: dest, Format: format, Features: loaded.Info().Features, data: data}, nil
 }
 
-const modelFileName = "model.json"
+const modelFileName = modelrepo.DefaultFile
 
 // Write puts the copy in place (atomically; an existing copy is the
 // same content, by its folder's name).
@@ -88,22 +89,6 @@ func (p Placed) Write() error {
 		return fmt.Errorf("place the model: %w", err)
 	}
 	return atomicfile.Write(p.File, p.data, 0o644)
-}
-
-// modelFile is the model file path names.
-func modelFile(path string) (string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("model %s: %w", path, err)
-	}
-	if !st.IsDir() {
-		return path, nil
-	}
-	file := filepath.Join(path, modelFileName)
-	if _, err := os.Stat(file); err != nil {
-		return "", fmt.Errorf("model folder %s holds no %s: give the model file itself", path, modelFileName)
-	}
-	return file, nil
 }
 
 func isPickle(file string) bool {

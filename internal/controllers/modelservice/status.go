@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -67,7 +68,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, re
 	st := &ms.Status
 	st.ObservedGeneration = ms.Generation
 	st.LatestCreatedRevision = rev.name
-	wanted := ptrOr(dep.Spec.Replicas, minReplicas(ms))
+	wanted := ptr.Deref(dep.Spec.Replicas, minReplicas(ms))
 	// Ready once all its pods are; having served, it stays ready while any
 	// pod is (a scale-up or one restarting pod is not a failed revision).
 	latestReady := !rev.isNew && (latest.ready >= max(wanted, 1) || (st.LatestReadyRevision == rev.name && latest.ready > 0))
@@ -279,11 +280,4 @@ func (r *Reconciler) recordTransitions(ms *mlv1.ModelService, old *mlv1.ModelSer
 	case metav1.ConditionFalse:
 		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, "RevisionFailed", "Serve", "%s; the previous revision keeps serving", now.Message)
 	}
-}
-
-func ptrOr(p *int32, def int32) int32 {
-	if p == nil {
-		return def
-	}
-	return *p
 }
