@@ -1,0 +1,79 @@
+package dataplane
+
+import (
+	"math/rand/v2"
+	"sync/atomic"
+)
+
+// rule is a compiled Rule: backends with their running weight sums.
+type rule struct {
+	*Rule
+	backends []*backend
+	total    int64
+	mirrors  []*mirror
+}
+
+// backend is a Backend with its round-robin position.
+type backend struct {
+	*Backend
+	upTo int64 // the running sum of weights up to and including this one
+	next atomic.Uint64
+}
+
+type mirror struct {
+	backend *backend
+	percent float64
+}
+
+func compileRule(r *Rule) (*rule, error) {
+	out := &rule{Rule: r}
+	for i := range r.Backends {
+		b := &r.Backends[i]
+		if b.Weight <= 0 {
+			continue
+		}
+		out.total += int64(b.Weight)
+		out.backends = append(out.backends, &backend{Backend: b, upTo: out.total})
+	}
+	for i := range r.Filters.Mirrors {
+		m := &r.Filters.Mirrors[i]
+		out.mirrors = append(out.mirrors, &mirror{backend: &backend{Backend: &m.Backend}, percent: m.Percent})
+	}
+	return out, nil
+}
+
+// pick chooses a backend by weight; nil when every weight is zero (or
+// there is no backend), which the spec answers with a 500.
+func (r *rule) pick() *backend {
+	switch len(r.backends) {
+	case 0:
+		return nil
+	case 1:
+		return r.backends[0]
+	}
+	n := rand.Int64N(r.total)
+	for _, b := range r.backends {
+		if n < b.upTo {
+			return b
+		}
+	}
+	return r.backends[len(r.backends)-1]
+}
+
+// start is where this request's walk over the endpoints begins
+// (round-robin); a retry takes the next one.
+func (b *backend) start() uint64 { return b.next.Add(1) }
+
+// endpoint is the address try number n of a request that started at s
+// goes to; "" when there is none.
+func (b *backend) endpoint(s uint64, n int) string {
+	if len(b.Endpoints) == 0 {
+		return ""
+	}
+	return b.Endpoints[(s+uint64(n))%uint64(len(b.Endpoints))]
+}
+
+// mirrored says whether this request is one of the share m copies.
+func (m *mirror) mirrored() bool {
+	return m.percent >= 100 || rand.Float64()*100 < m.percent
+}
