@@ -34,6 +34,8 @@ type SingleModel struct {
 	Name   string
 	Format string
 	Path   string // a model file, or a folder holding model.json
+	// Version is the version it is served as (a revision number).
+	Version string
 	// URI names the model in errors (a ModelService's storageUri).
 	URI string
 	// TerminationLog, when set, receives the reason the model did not
@@ -85,6 +87,7 @@ With --model-path, one model file (or a folder holding model.json) is served as
 	f.StringVar(&m.Name, "model-name", "", "the name --model-path is served as")
 	f.StringVar(&m.Format, "model-format", "", "the format of --model-path: xgboost or sklearn")
 	f.StringVar(&m.URI, "model-uri", "", "where --model-path came from, named in errors")
+	f.StringVar(&m.Version, "model-version", "1", "the version --model-path is served as (responses' model_version; a ModelService passes its revision number)")
 	f.StringVar(&m.TerminationLog, "termination-log", "", "a file that receives why --model-path did not load (a container's terminationMessagePath)")
 	f.StringVar(&opts.LogFormat, "log-format", opts.LogFormat, "log format on stderr: text or json")
 	return cmd
@@ -121,7 +124,7 @@ func serveModelRun(opts *ServeModelOptions) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		link, err := modelrepo.LinkSingle(dir, opts.Single.Name, opts.Single.Format, opts.Single.Path, opts.Single.URI)
+		link, err := modelrepo.LinkSingle(dir, opts.Single.Name, opts.Single.Version, opts.Single.Format, opts.Single.Path, opts.Single.URI)
 		if err != nil {
 			return opts.Single.refused(err)
 		}

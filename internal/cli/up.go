@@ -65,6 +65,9 @@ func NewCmdUp(g *globals, runF func(*UpOptions) error) *cobra.Command {
 	f.IntVar(&o.MetricsPort, "metrics-port", o.MetricsPort, "port of metrics-server (the metrics.k8s.io API behind kubectl top), on the pod network's gateway or the node's address")
 	f.BoolVar(&o.WriteKubeconfig, "write-kubeconfig", o.WriteKubeconfig, "merge a \"skiff\" context into ~/.kube/config and select it")
 	f.BoolVar(&o.MLControllers, "ml-controllers", o.MLControllers, "run the controllers of the ML kinds (ModelService) and install their CRDs (false: a plain cluster, for skiff operator or deploy/)")
+	f.IntVar(&o.GatewayPort, "gateway-port", o.GatewayPort, "port of the default Gateway (skiff-system/skiff), where ModelServices' URLs point; 0: no gateway")
+	f.StringVar(&o.GatewayAddress, "gateway-address", o.GatewayAddress, "address the default Gateway listens on (0.0.0.0: every interface)")
+	f.IntVar(&o.GatewayMetricsPort, "gateway-metrics-port", o.GatewayMetricsPort, "loopback port of the gateway's Prometheus metrics (per route and backend)")
 	f.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background; return once the API is ready")
 	f.DurationVar(&opts.Timeout, "timeout", opts.Timeout, "with --detach, how long to wait for the API")
 	_ = f.SetAnnotation("detach", parentOnly, []string{"true"}) // names a flag defined above: cannot fail

@@ -37,6 +37,14 @@ type Options struct {
 	// MLControllers runs the controllers of the ML kinds (ModelService,
 	// ...) and installs their CRDs.
 	MLControllers bool
+	// GatewayPort is where the default Gateway answers (with the ML
+	// controllers); 0 turns skiff's gateway off.
+	GatewayPort int
+	// GatewayAddress is the IP the default Gateway listens on.
+	GatewayAddress string
+	// GatewayMetricsPort serves the gateway's Prometheus metrics on
+	// loopback.
+	GatewayMetricsPort int
 	// Verbosity is the component log's level (klog's -v; 0 is the
 	// default, higher is chattier).
 	Verbosity      int
@@ -46,17 +54,20 @@ type Options struct {
 // Defaults returns the options `skiff up` starts from.
 func Defaults() Options {
 	return Options{
-		BindAddress:     "127.0.0.1",
-		APIPort:         6443,
-		EtcdPort:        2379,
-		ServiceCIDR:     "10.43.0.0/16",
-		PodCIDR:         "10.42.0.0/16",
-		ClusterDomain:   "cluster.local",
-		PodNetwork:      true,
-		KubeletPort:     10250,
-		MetricsPort:     10251,
-		WriteKubeconfig: true,
-		MLControllers:   true,
+		BindAddress:        "127.0.0.1",
+		APIPort:            6443,
+		EtcdPort:           2379,
+		ServiceCIDR:        "10.43.0.0/16",
+		PodCIDR:            "10.42.0.0/16",
+		ClusterDomain:      "cluster.local",
+		PodNetwork:         true,
+		KubeletPort:        10250,
+		MetricsPort:        10251,
+		WriteKubeconfig:    true,
+		MLControllers:      true,
+		GatewayPort:        8080,
+		GatewayAddress:     "127.0.0.1",
+		GatewayMetricsPort: 10252,
 	}
 }
 
@@ -87,10 +98,16 @@ func (o Options) Validate() error {
 	for _, p := range []struct {
 		flag string
 		port int
-	}{{"--api-port", o.APIPort}, {"--etcd-port", o.EtcdPort}, {"--kubelet-port", o.KubeletPort}, {"--metrics-port", o.MetricsPort}} {
+	}{{"--api-port", o.APIPort}, {"--etcd-port", o.EtcdPort}, {"--kubelet-port", o.KubeletPort}, {"--metrics-port", o.MetricsPort}, {"--gateway-metrics-port", o.GatewayMetricsPort}} {
 		if p.port < 1 || p.port > 65534 {
 			return invalid("%s %d is out of range (1-65534)", p.flag, p.port)
 		}
+	}
+	if o.GatewayPort < 0 || o.GatewayPort > 65535 {
+		return invalid("--gateway-port %d is out of range (1-65535, or 0 for no gateway)", o.GatewayPort)
+	}
+	if net.ParseIP(o.GatewayAddress) == nil {
+		return invalid("--gateway-address %q is not an IP address", o.GatewayAddress)
 	}
 	if o.NodeName != "" {
 		if errs := validation.IsDNS1123Subdomain(o.NodeName); len(errs) > 0 {
@@ -128,13 +145,17 @@ func (o Options) Layout() (datadir.Layout, error) { return datadir.New(o.DataDir
 
 // ports lists every TCP port skiff will listen on, with the flag that sets it.
 func (o Options) ports() []portUse {
-	return []portUse{
+	ports := []portUse{
 		{o.BindAddress, o.APIPort, "--api-port"},
 		{"127.0.0.1", o.EtcdPort, "--etcd-port"},
 		{"127.0.0.1", o.EtcdPort + 1, "--etcd-port (peer, --etcd-port+1)"},
 		{"0.0.0.0", o.KubeletPort, "--kubelet-port"},
 		{"0.0.0.0", o.MetricsPort, "--metrics-port"},
 	}
+	if o.MLControllers && o.GatewayPort != 0 {
+		ports = append(ports, portUse{o.GatewayAddress, o.GatewayPort, "--gateway-port"}, portUse{"127.0.0.1", o.GatewayMetricsPort, "--gateway-metrics-port"})
+	}
+	return ports
 }
 
 type portUse struct {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // DefaultFile is the model file a version folder holds when model.yaml
@@ -15,12 +16,13 @@ const DefaultFile = "model.json"
 
 // LinkSingle lays out a one-model repository in root for the model at
 // path (a model file, or a folder holding model.json): root/<name>/
-// model.yaml with the format, and version 1 a link to the file, so that a
+// model.yaml with the format, and the version (1 when empty) a link to
+// the file, so that a
 // server started on root watches that file as it watches any version.
 // It is how a model named by a URI is served without a repository;
 // errors name the model as display (the URI), or as path if it is empty.
 // It returns the link, which load errors name.
-func LinkSingle(root, name, format, path, display string) (string, error) {
+func LinkSingle(root, name, version, format, path, display string) (string, error) {
 	file, err := ModelFile(path, cmp.Or(display, path))
 	if err != nil {
 		return "", err
@@ -29,15 +31,18 @@ func LinkSingle(root, name, format, path, display string) (string, error) {
 	if err := c.validate(); err != nil {
 		return "", err
 	}
-	version := filepath.Join(root, name, "1")
-	if err := os.MkdirAll(version, 0o755); err != nil {
+	if n, err := strconv.ParseUint(cmp.Or(version, "1"), 10, 63); err != nil || n == 0 {
+		return "", fmt.Errorf("model version %q must be a positive whole number", version)
+	}
+	dir := filepath.Join(root, name, cmp.Or(version, "1"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
 	config := fmt.Sprintf("format: %s\nfile: %q\n", format, c.File)
 	if err := os.WriteFile(filepath.Join(root, name, ConfigFile), []byte(config), 0o644); err != nil {
 		return "", err
 	}
-	link := filepath.Join(version, c.File)
+	link := filepath.Join(dir, c.File)
 	return link, os.Symlink(file, link)
 }
 

@@ -25,7 +25,7 @@ func TestLinkSingle(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := t.TempDir()
-			_, err := LinkSingle(root, "housing", "xgboost", c.path, "file:///m")
+			_, err := LinkSingle(root, "housing", "", "xgboost", c.path, "file:///m")
 			if c.err != "" {
 				if err == nil || err.Error() != c.err {
 					t.Fatalf("error %v, want %q", err, c.err)
@@ -46,7 +46,7 @@ func TestLinkSingle(t *testing.T) {
 		})
 	}
 	root := t.TempDir()
-	link, err := LinkSingle(root, "housing", "sklearn", model, "")
+	link, err := LinkSingle(root, "housing", "7", "sklearn", model, "")
 	if err != nil {
 		t.Fatal(err)
 	}

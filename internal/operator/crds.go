@@ -12,17 +12,25 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/skiff-dev/skiff/config/crd"
+	gatewayapi "github.com/skiff-dev/skiff/config/gateway-api"
 )
 
-// CRDs are the embedded CustomResourceDefinitions.
-func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	files, err := fs.Glob(crd.Files, "*.yaml")
+// CRDs are the embedded CustomResourceDefinitions of the ML kinds.
+func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) { return readCRDs(crd.Files) }
+
+// GatewayAPICRDs are the embedded standard-channel Gateway API CRDs.
+func GatewayAPICRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	return readCRDs(gatewayapi.Files)
+}
+
+func readCRDs(fsys fs.ReadFileFS) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	files, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {
 		return nil, err
 	}
 	var out []*apiextensionsv1.CustomResourceDefinition
 	for _, f := range files {
-		data, err := crd.Files.ReadFile(f)
+		data, err := fsys.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
@@ -35,13 +43,17 @@ func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	return out, nil
 }
 
-// InstallCRDs applies the embedded CRDs (server-side, so an older version
-// is upgraded in place) and waits until the API serves them.
+// InstallCRDs applies the embedded ML CRDs (server-side, so an older
+// version is upgraded in place) and waits until the API serves them.
 func InstallCRDs(ctx context.Context, c client.Client) error {
 	crds, err := CRDs()
 	if err != nil {
 		return err
 	}
+	return applyCRDs(ctx, c, crds)
+}
+
+func applyCRDs(ctx context.Context, c client.Client, crds []*apiextensionsv1.CustomResourceDefinition) error {
 	for _, want := range crds {
 		if err := c.Patch(ctx, want, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil { //nolint:staticcheck // a typed object applies as it is
 			return fmt.Errorf("install CRD %s: %w", want.Name, err)

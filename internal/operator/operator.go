@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
@@ -42,10 +43,11 @@ type Options struct {
 	ModelService   modelservice.Options
 }
 
-// Scheme knows the built-in kinds, CRDs and the ML kinds.
+// Scheme knows the built-in kinds, CRDs, the ML kinds and the Gateway
+// API's.
 func Scheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, mlv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, mlv1.AddToScheme, gwv1.Install} {
 		if err := add(s); err != nil {
 			return nil, err
 		}

@@ -25,6 +25,9 @@ func Run(ctx context.Context, o cluster.Options, report *progress.Reporter, read
 	defer h.close()
 	ctx = h.withLogger(ctx)
 	stages := []stage.Stage{h.controlPlane(), h.clusterServices(), h.node()}
+	if h.gatewayOn() {
+		stages = append(stages, h.gateway())
+	}
 	if o.MLControllers {
 		stages = append(stages, h.mlControllers())
 	}

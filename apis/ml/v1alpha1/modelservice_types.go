@@ -99,6 +99,16 @@ type PredictorSpec struct {
 	// ServiceAccountName runs the pods as this service account.
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+
+	// CanaryTrafficPercent, as in KServe, sends this share of requests to
+	// the latest ready revision and the rest to the stable one (the last
+	// revision that had all traffic). 100, or removing the field,
+	// promotes the latest revision; 0 sends everything back to the stable
+	// one. The split is made by the gateway's HTTPRoute.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	CanaryTrafficPercent *int32 `json:"canaryTrafficPercent,omitempty"`
 }
 
 // ScaleMetric names what an autoscaler watches.
@@ -174,6 +184,10 @@ type ModelServiceStatus struct {
 	// LatestReadyRevision is the newest revision that became ready.
 	// +optional
 	LatestReadyRevision string `json:"latestReadyRevision,omitempty"`
+	// StableRevision is the last revision that had all traffic: the one a
+	// canary is compared with and an abort returns to.
+	// +optional
+	StableRevision string `json:"stableRevision,omitempty"`
 
 	// Revisions are the revisions that have pods, newest first.
 	// +optional

@@ -6,9 +6,11 @@
 package modelservice
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 )
@@ -42,6 +45,10 @@ type Options struct {
 	// NoModelMetadata stops asking model server pods for their inputs
 	// and outputs (for a controller that cannot reach pods).
 	NoModelMetadata bool
+	// Gateway, if set, is the Gateway whose HTTPRoutes split each
+	// ModelService's traffic between its revisions; status.url is then
+	// on that Gateway.
+	Gateway *GatewayRef
 }
 
 // Reconciler reconciles ModelServices.
@@ -58,6 +65,8 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the controller: it wakes on its ModelServices
@@ -66,14 +75,33 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Options.ClusterDomain == "" {
 		r.Options.ClusterDomain = "cluster.local"
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&mlv1.ModelService{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner)).
-		Named("modelservice").
-		Complete(r)
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner))
+	if r.Options.Gateway != nil {
+		// The URL follows the Gateway's address.
+		b = b.Owns(&gwv1.HTTPRoute{}).Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.allModelServices))
+	}
+	return b.Named("modelservice").Complete(r)
+}
+
+// allModelServices wakes every ModelService (the Gateway changed).
+func (r *Reconciler) allModelServices(ctx context.Context, o client.Object) []ctrl.Request {
+	if g := r.Options.Gateway; o.GetNamespace() != g.Namespace || o.GetName() != g.Name {
+		return nil
+	}
+	var list mlv1.ModelServiceList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return nil
+	}
+	var out []ctrl.Request
+	for _, ms := range list.Items {
+		out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&ms)})
+	}
+	return out
 }
 
 // podOwner maps a predictor pod to its ModelService.
@@ -95,22 +123,68 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !ms.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // owner references take the rest away
 	}
-	rev, err := r.revision(ctx, &ms)
+	deps, err := r.revisionDeployments(ctx, &ms)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	rev := r.revision(&ms, deps)
 	dep, err := r.applyDeployment(ctx, &ms, rev)
 	if err != nil {
 		return r.failed(ctx, &ms, fmt.Errorf("deployment of modelservice %s: %w", req, err))
 	}
-	svc, err := r.applyService(ctx, &ms)
+	obs, err := r.observe(ctx, &ms, rev, dep, deps)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	for _, name := range obs.keep() {
+		if _, err := r.applyService(ctx, &ms, name, name); err != nil {
+			return r.failed(ctx, &ms, fmt.Errorf("service of revision %s: %w", name, err))
+		}
+	}
+	svc, err := r.applyService(ctx, &ms, predictorName(&ms), cmp.Or(primary(obs.traffic), rev.name))
 	if err != nil {
 		return r.failed(ctx, &ms, fmt.Errorf("service of modelservice %s: %w", req, err))
+	}
+	if r.Options.Gateway != nil {
+		if err := r.applyRoute(ctx, &ms, obs.traffic); err != nil {
+			return r.failed(ctx, &ms, fmt.Errorf("route of modelservice %s: %w", req, err))
+		}
 	}
 	if err := r.applyAutoscaler(ctx, &ms, dep); err != nil {
 		return r.failed(ctx, &ms, fmt.Errorf("autoscaler of modelservice %s: %w", req, err))
 	}
-	return r.updateStatus(ctx, &ms, rev, dep, svc)
+	// Only now that no route sends requests to them.
+	if err := r.prune(ctx, &ms, deps, obs.keep()); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.updateStatus(ctx, &ms, rev, obs, svc)
+}
+
+// prune deletes the Deployments and Services of revisions that are
+// neither the latest nor in the traffic.
+func (r *Reconciler) prune(ctx context.Context, ms *mlv1.ModelService, deps []appsv1.Deployment, keep []string) error {
+	for i := range deps {
+		if slices.Contains(keep, deps[i].Name) {
+			continue
+		}
+		if err := r.Client.Delete(ctx, &deps[i], client.Preconditions{UID: &deps[i].UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("remove revision deployment %s: %w", deps[i].Name, err)
+		}
+	}
+	var svcs corev1.ServiceList
+	if err := r.Client.List(ctx, &svcs, client.InNamespace(ms.Namespace), client.MatchingLabels{LabelModelService: ms.Name}, client.HasLabels{LabelRevision}); err != nil {
+		return err
+	}
+	for i := range svcs.Items {
+		s := &svcs.Items[i]
+		if slices.Contains(keep, s.Name) || !metav1.IsControlledBy(s, ms) {
+			continue
+		}
+		if err := r.Client.Delete(ctx, s, client.Preconditions{UID: &s.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("remove revision service %s: %w", s.Name, err)
+		}
+	}
+	return nil
 }
 
 // failed reports an object in the way in status (retrying will not help
@@ -159,7 +233,7 @@ func (r *Reconciler) applyDeployment(ctx context.Context, ms *mlv1.ModelService,
 	if err != nil {
 		return nil, err
 	}
-	if op == controllerutil.OperationResultCreated || (op == controllerutil.OperationResultUpdated && rev.isNew) {
+	if op == controllerutil.OperationResultCreated {
 		r.Recorder.Eventf(ms, dep, corev1.EventTypeNormal, "RevisionCreated", "Rollout", "revision %s rolls out in deployment %s", rev.name, dep.Name)
 	}
 	return dep, nil
@@ -173,9 +247,13 @@ func templateChanged(have, want *appsv1.Deployment) bool {
 	return ha[AnnotationPredictorHash] != wa[AnnotationPredictorHash] || ha[AnnotationRevisionNumber] != wa[AnnotationRevisionNumber]
 }
 
-// applyService creates or updates the Service in front of the pods.
-func (r *Reconciler) applyService(ctx context.Context, ms *mlv1.ModelService) (*corev1.Service, error) {
-	want := service(ms)
+// applyService creates or updates a Service named name in front of the
+// pods of revision rev.
+func (r *Reconciler) applyService(ctx context.Context, ms *mlv1.ModelService, name, rev string) (*corev1.Service, error) {
+	want := service(ms, name, rev)
+	if name == rev {
+		want.Labels[LabelRevision] = rev
+	}
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: want.Name}}
 	_, err := controllerutil.CreateOrUpdate(ctx, r.Client, svc, func() error {
 		if err := r.owned(ms, svc); err != nil {
@@ -193,7 +271,7 @@ func (r *Reconciler) applyService(ctx context.Context, ms *mlv1.ModelService) (*
 // applyAutoscaler keeps an HPA while the ModelService may scale, and
 // removes it when it may not.
 func (r *Reconciler) applyAutoscaler(ctx context.Context, ms *mlv1.ModelService, dep *appsv1.Deployment) error {
-	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: dep.Name}}
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: predictorName(ms)}}
 	if !scales(ms) {
 		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(hpa), hpa); err != nil || !metav1.IsControlledBy(hpa, ms) {
 			return client.IgnoreNotFound(err)

@@ -2,6 +2,7 @@ package modelservice
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 )
@@ -55,6 +57,9 @@ func newHarness(t *testing.T, objs ...client.Object) *harness {
 	if err := mlv1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
+	if err := gwv1.Install(s); err != nil {
+		t.Fatal(err)
+	}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).WithStatusSubresource(&mlv1.ModelService{}).Build()
 	rec := events.NewFakeRecorder(100)
 	return &harness{t: t, c: c, events: rec, r: &Reconciler{Client: c, Recorder: rec, Options: Options{ModelServerImage: "skiff:test", ClusterDomain: "cluster.local"}}}
@@ -79,7 +84,7 @@ func (h *harness) ms(name string) *mlv1.ModelService {
 func (h *harness) deployment(name string) *appsv1.Deployment {
 	h.t.Helper()
 	var d appsv1.Deployment
-	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: name + "-predictor"}, &d); err != nil {
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: name}, &d); err != nil {
 		h.t.Fatal(err)
 	}
 	return &d
@@ -128,7 +133,7 @@ func condition(ms *mlv1.ModelService, t string) string {
 func TestNativePredictorPods(t *testing.T) {
 	h := newHarness(t, newMS("housing").obj())
 	h.reconcile("housing")
-	pod := h.deployment("housing").Spec.Template.Spec
+	pod := h.deployment("housing-00001").Spec.Template.Spec
 	c := pod.Containers[0]
 	got := struct {
 		Image, Args, Mount, HostPath, Ready string
@@ -136,7 +141,7 @@ func TestNativePredictorPods(t *testing.T) {
 	}{c.Image, strings.Join(c.Args, " "), c.VolumeMounts[0].MountPath, pod.Volumes[0].HostPath.Path, c.ReadinessProbe.HTTPGet.Path, *pod.AutomountServiceAccountToken}
 	want := got
 	want.Image, want.Mount, want.HostPath, want.Ready, want.Token = "skiff:test", "/mnt/models", "/srv/models/housing", "/v2/health/ready", false
-	want.Args = "serve-model --model-name housing --model-format xgboost --model-path /mnt/models --model-uri file:///srv/models/housing --termination-log /dev/termination-log --log-format json --http-address :8080 --grpc-address :8081"
+	want.Args = "serve-model --model-name housing --model-version 1 --model-format xgboost --model-path /mnt/models --model-uri file:///srv/models/housing --termination-log /dev/termination-log --log-format json --http-address :8080 --grpc-address :8081"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("predictor pod (-want +got):\n%s", diff)
 	}
@@ -176,9 +181,9 @@ func TestModelVolume(t *testing.T) {
 func TestRevisions(t *testing.T) {
 	h := newHarness(t, newMS("housing").obj())
 	h.reconcile("housing")
-	first := h.deployment("housing").ResourceVersion
+	first := h.deployment("housing-00001").ResourceVersion
 	h.reconcile("housing")
-	if rv := h.deployment("housing").ResourceVersion; rv != first {
+	if rv := h.deployment("housing-00001").ResourceVersion; rv != first {
 		t.Error("a second reconcile of an unchanged ModelService updated its Deployment")
 	}
 	if got := h.ms("housing").Status.LatestCreatedRevision; got != "housing-00001" {
@@ -279,37 +284,115 @@ func drained(rec *events.FakeRecorder, reason string) bool {
 func TestARolloutRestartIsNotUndone(t *testing.T) {
 	h := newHarness(t, newMS("housing").obj())
 	h.reconcile("housing")
-	dep := h.deployment("housing")
+	dep := h.deployment("housing-00001")
 	dep.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] = "2026-12-02T18:00:00Z"
 	dep.Spec.Template.Spec.Containers[0].ReadinessProbe.SuccessThreshold = 1 // an API server default
 	if err := h.c.Update(context.Background(), dep); err != nil {
 		t.Fatal(err)
 	}
 	h.reconcile("housing")
-	if got := h.deployment("housing").Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]; got == "" {
+	if got := h.deployment("housing-00001").Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]; got == "" {
 		t.Error("the controller removed kubectl rollout restart's annotation")
 	}
 }
 
-func TestTrafficAddsUpTo100(t *testing.T) {
-	revs := map[string]*revisionPods{
-		"m-00001": {number: 1, pods: 2, ready: 2},
-		"m-00002": {number: 2, pods: 1, ready: 1},
+func TestSplit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		canary      *int32
+		latestReady bool
+		stable      string
+		want        []target
+	}{
+		{name: "first revision not ready", want: nil},
+		{name: "first revision ready", latestReady: true, want: []target{{"m-2", 100}}},
+		{name: "the stable revision lost its pods", stable: "m-2", want: []target{{"m-2", 100}}},
+		{name: "new revision starting", stable: "m-1", want: []target{{"m-1", 100}}},
+		{name: "new revision ready, no canary: promoted", stable: "m-1", latestReady: true, want: []target{{"m-2", 100}}},
+		{name: "canary", canary: ptr.To[int32](20), stable: "m-1", latestReady: true, want: []target{{"m-2", 20}, {"m-1", 80}}},
+		{name: "canary waits for readiness", canary: ptr.To[int32](20), stable: "m-1", want: []target{{"m-1", 100}}},
+		{name: "canary 100 promotes", canary: ptr.To[int32](100), stable: "m-1", latestReady: true, want: []target{{"m-2", 100}}},
+		{name: "canary 0 is all on the stable one", canary: ptr.To[int32](0), stable: "m-1", latestReady: true, want: []target{{"m-1", 100}, {"m-2", 0}}},
 	}
-	_, traffic, summary := revisionsAndTraffic(revs, revision{number: 2, name: "m-00002"}, true)
-	sum := int32(0)
-	for _, tt := range traffic {
-		sum += tt.Percent
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := split(tt.canary, "m-2", tt.latestReady, tt.stable)
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(target{})); diff != "" {
+				t.Errorf("split (-want +got):\n%s", diff)
+			}
+		})
 	}
-	if sum != 100 || summary != "m-00002=34%,m-00001=66%" {
-		t.Errorf("traffic %v sums to %d, summary %q", traffic, sum, summary)
+}
+
+func TestCanaryPromoteAndAbort(t *testing.T) {
+	h := newHarness(t, newMS("housing").obj())
+	h.r.Options.Gateway = &GatewayRef{Namespace: "skiff-system", Name: "skiff"}
+	h.reconcile("housing")
+	h.addPod("housing", 1, true, nil)
+	h.reconcile("housing")
+	if st := h.ms("housing").Status; st.StableRevision != "housing-00001" || st.TrafficSummary != "housing-00001=100%" {
+		t.Fatalf("after revision 1 is ready: stable %q traffic %q", st.StableRevision, st.TrafficSummary)
 	}
+	h.update("housing", func(ms *mlv1.ModelService) {
+		ms.Spec.Predictor.Model.StorageURI = "file:///srv/models/v2"
+		ms.Spec.Predictor.CanaryTrafficPercent = ptr.To[int32](20)
+	})
+	h.reconcile("housing")
+	if got := h.routeWeights("housing"); got != "housing-00001=100" {
+		t.Errorf("route while revision 2 starts: %s", got)
+	}
+	h.addPod("housing", 2, true, nil)
+	h.reconcile("housing")
+	ms := h.ms("housing")
+	if got := h.routeWeights("housing"); got != "housing-00002=20,housing-00001=80" {
+		t.Errorf("canary route: %s", got)
+	}
+	if got := condition(ms, mlv1.ConditionReady); !strings.HasPrefix(got, "True Canary: canary at 20%") {
+		t.Errorf("Ready during the canary: %s", got)
+	}
+
+	h.update("housing", func(ms *mlv1.ModelService) { ms.Spec.Predictor.CanaryTrafficPercent = ptr.To[int32](0) })
+	h.reconcile("housing")
+	if got := h.routeWeights("housing"); got != "housing-00001=100,housing-00002=0" {
+		t.Errorf("aborted canary route: %s", got)
+	}
+	h.update("housing", func(ms *mlv1.ModelService) { ms.Spec.Predictor.CanaryTrafficPercent = nil })
+	h.reconcile("housing")
+	if got := h.routeWeights("housing"); got != "housing-00002=100" {
+		t.Errorf("promoted route: %s", got)
+	}
+	if st := h.ms("housing").Status; st.StableRevision != "housing-00002" {
+		t.Errorf("stable after promotion: %q", st.StableRevision)
+	}
+	var dep appsv1.Deployment
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "housing-00001"}, &dep); !apierrors.IsNotFound(err) {
+		t.Errorf("revision 1's Deployment stays after the promotion: %v", err)
+	}
+	var svc corev1.Service
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: "housing-predictor"}, &svc); err != nil || svc.Spec.Selector[LabelRevision] != "housing-00002" {
+		t.Errorf("the in-cluster Service selects %v (%v), want revision 2", svc.Spec.Selector, err)
+	}
+}
+
+// routeWeights is the HTTPRoute's backends as "name=weight,...".
+func (h *harness) routeWeights(name string) string {
+	h.t.Helper()
+	var route gwv1.HTTPRoute
+	if err := h.c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: name}, &route); err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, b := range route.Spec.Rules[0].BackendRefs {
+		out = append(out, fmt.Sprintf("%s=%d", b.Name, *b.Weight))
+	}
+	return strings.Join(out, ",")
 }
 
 func TestAnOldRolloutFailureIsNotTheNewRevisions(t *testing.T) {
 	h := newHarness(t, newMS("housing").obj())
 	h.reconcile("housing")
-	dep := h.deployment("housing")
+	dep := h.deployment("housing-00001")
 	dep.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: "revision 1 timed out"}}
 	if err := h.c.Status().Update(context.Background(), dep); err != nil {
 		t.Fatal(err)

@@ -38,8 +38,9 @@ const (
 	serverContainer = "model-server"
 )
 
-// predictorName names the Deployment, Service and HPA of a ModelService,
-// as KServe's raw deployment mode does.
+// predictorName names the Service and HPA of a ModelService, as KServe's
+// raw deployment mode does; each revision has a Deployment and a Service
+// of its own name.
 func predictorName(ms *mlv1.ModelService) string { return ms.Name + "-predictor" }
 
 func labels(ms *mlv1.ModelService) map[string]string {
@@ -51,9 +52,8 @@ func labels(ms *mlv1.ModelService) map[string]string {
 	}
 }
 
-// deployment is the predictor Deployment for revision rev. It rolls one
-// pod at a time and never below the ready replicas, so the last ready
-// revision serves until the new one is ready.
+// deployment is the Deployment of revision rev. A restart rolls one pod
+// at a time and never below the ready replicas.
 func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Deployment {
 	podLabels := labels(ms)
 	podLabels[LabelRevision] = rev.name
@@ -63,7 +63,7 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 		TerminationGracePeriodSeconds: ptr.To[int64](30),
 	}
 	if m := ms.Spec.Predictor.Model; m != nil {
-		c, vol := r.modelServer(ms, m)
+		c, vol := r.modelServer(ms, m, rev)
 		pod.Containers, pod.Volumes = []corev1.Container{c}, []corev1.Volume{vol}
 		// The model server never calls the API: no token to mount or wait for.
 		pod.AutomountServiceAccountToken = ptr.To(false)
@@ -71,10 +71,10 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 		pod.Containers = customContainers(ms.Spec.Predictor.Containers)
 	}
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: predictorName(ms), Labels: labels(ms)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: rev.name, Labels: podLabels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(minReplicas(ms)),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelModelService: ms.Name}},
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelModelService: ms.Name, LabelRevision: rev.name}},
 			Strategy: appsv1.DeploymentStrategy{
 				Type: appsv1.RollingUpdateDeploymentStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateDeployment{
@@ -100,13 +100,13 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 
 // modelServer is the container of `skiff serve-model` for a native model,
 // with the model's storage mounted read-only.
-func (r *Reconciler) modelServer(ms *mlv1.ModelService, m *mlv1.ModelSpec) (corev1.Container, corev1.Volume) {
+func (r *Reconciler) modelServer(ms *mlv1.ModelService, m *mlv1.ModelSpec, rev revision) (corev1.Container, corev1.Volume) {
 	vol, path := modelVolume(m.StorageURI)
 	c := corev1.Container{
 		Name:  serverContainer,
 		Image: r.Options.ModelServerImage,
 		Args: []string{
-			"serve-model", "--model-name", ms.Name, "--model-format", m.ModelFormat.Name,
+			"serve-model", "--model-name", ms.Name, "--model-version", strconv.Itoa(int(rev.number)), "--model-format", m.ModelFormat.Name,
 			"--model-path", path, "--model-uri", m.StorageURI,
 			"--termination-log", corev1.TerminationMessagePathDefault, "--log-format", "json",
 			"--http-address", ":" + strconv.Itoa(httpPort), "--grpc-address", ":" + strconv.Itoa(grpcPort),
@@ -221,17 +221,19 @@ func customContainers(in []corev1.Container) []corev1.Container {
 	return out
 }
 
-// service is the Service in front of the predictor pods: port 80 for REST
-// (and gRPC over HTTP/2), and the gRPC port of a native model server.
-func service(ms *mlv1.ModelService) *corev1.Service {
+// service is a Service in front of the pods of revision rev (the
+// gateway's backend), or with name predictorName of the revision with
+// most traffic (the in-cluster address): port 80 for REST (and gRPC over
+// HTTP/2), and the gRPC port of a native model server.
+func service(ms *mlv1.ModelService, name, rev string) *corev1.Service {
 	ports := []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(servingPort(ms))}}
 	if ms.Spec.Predictor.Model != nil {
 		ports = append(ports, corev1.ServicePort{Name: "grpc", Port: grpcPort, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("grpc"), AppProtocol: ptr.To("kubernetes.io/h2c")})
 	}
 	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: predictorName(ms), Labels: labels(ms)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: name, Labels: labels(ms)},
 		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{LabelModelService: ms.Name},
+			Selector: map[string]string{LabelModelService: ms.Name, LabelRevision: rev},
 			Ports:    ports,
 		},
 	}
@@ -257,10 +259,11 @@ func mergePorts(want, have []corev1.ServicePort) []corev1.ServicePort {
 	return want
 }
 
-// autoscaler is the HPA between minReplicas and maxReplicas.
+// autoscaler is the HPA of the latest revision's Deployment, between
+// minReplicas and maxReplicas.
 func autoscaler(ms *mlv1.ModelService, target string) *autoscalingv2.HorizontalPodAutoscaler {
 	return &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: target, Labels: labels(ms)},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: predictorName(ms), Labels: labels(ms)},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
 			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target},
 			MinReplicas:    ptr.To(minReplicas(ms)),

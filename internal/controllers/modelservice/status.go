@@ -34,6 +34,7 @@ const (
 	ReasonNoReadyPods      = "NoReadyPods"
 	ReasonNameTaken        = "NameTaken"
 	ReasonFailedMount      = "FailedMount"
+	ReasonCanary           = "Canary"
 )
 
 // podWaitReasons are container states that will not pass by themselves.
@@ -41,50 +42,89 @@ var podWaitReasons = []string{"ErrImagePull", "ImagePullBackOff", "InvalidImageN
 
 // revisionPods is what the pods of one revision show.
 type revisionPods struct {
+	name           string
 	number         int32
 	pods, ready    int32
 	reason, detail string // why it cannot be ready, if it cannot
 }
 
-// updateStatus writes what the cluster shows into ms's status, and an
-// event for each change a user would ask about.
-func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, rev revision, dep *appsv1.Deployment, svc *corev1.Service) (ctrl.Result, error) {
+// observation is what the pods show and where traffic goes.
+type observation struct {
+	pods        []corev1.Pod
+	revs        map[string]*revisionPods
+	latest      *revisionPods
+	latestReady bool
+	stable      string
+	traffic     []target
+}
+
+// keep are the revisions whose Deployments and Services stay: the latest
+// and those in the traffic.
+func (o *observation) keep() []string {
+	out := []string{}
+	for _, t := range o.traffic {
+		out = append(out, t.revision)
+	}
+	if o.latest != nil && !slices.Contains(out, o.latest.name) {
+		out = append(out, o.latest.name)
+	}
+	return out
+}
+
+// observe reads the pods of ms and decides the traffic.
+func (r *Reconciler) observe(ctx context.Context, ms *mlv1.ModelService, rev revision, dep *appsv1.Deployment, deps []appsv1.Deployment) (*observation, error) {
 	var pods corev1.PodList
 	if err := r.Client.List(ctx, &pods, client.InNamespace(ms.Namespace), client.MatchingLabels{LabelModelService: ms.Name}); err != nil {
-		return ctrl.Result{}, err
+		return nil, err
 	}
 	// In name order, so the pod whose failure is reported stays the same.
 	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-	revs := groupPods(pods.Items, ms.Spec.Predictor.Model != nil)
-	latest := revs[rev.name]
+	o := &observation{pods: pods.Items, revs: groupPods(pods.Items, ms.Spec.Predictor.Model != nil)}
+	latest := o.revs[rev.name]
 	if latest == nil {
 		latest = &revisionPods{number: rev.number}
-		revs[rev.name] = latest
+		o.revs[rev.name] = latest
 	}
+	latest.name = rev.name
 	if latest.reason == "" && !rev.isNew && dep.Status.ObservedGeneration >= dep.Generation {
 		latest.reason, latest.detail = deploymentFailure(dep)
 	}
+	o.latest = latest
+	wanted := ptr.Deref(dep.Spec.Replicas, minReplicas(ms))
+	// Ready once all its pods are; having served, it stays ready while any
+	// pod is (a scale-up or one restarting pod is not a failed revision).
+	o.latestReady = !rev.isNew && (latest.ready >= max(wanted, 1) || (ms.Status.LatestReadyRevision == rev.name && latest.ready > 0))
+	if st := ms.Status.StableRevision; slices.ContainsFunc(deps, func(d appsv1.Deployment) bool { return d.Name == st }) {
+		o.stable = st
+	}
+	o.traffic = split(ms.Spec.Predictor.CanaryTrafficPercent, rev.name, o.latestReady, o.stable)
+	if len(o.traffic) == 1 {
+		o.stable = o.traffic[0].revision
+	}
+	return o, nil
+}
+
+// updateStatus writes what the cluster shows into ms's status, and an
+// event for each change a user would ask about.
+func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, rev revision, o *observation, svc *corev1.Service) (ctrl.Result, error) {
 	old := ms.Status.DeepCopy()
 	st := &ms.Status
 	st.ObservedGeneration = ms.Generation
 	st.LatestCreatedRevision = rev.name
-	wanted := ptr.Deref(dep.Spec.Replicas, minReplicas(ms))
-	// Ready once all its pods are; having served, it stays ready while any
-	// pod is (a scale-up or one restarting pod is not a failed revision).
-	latestReady := !rev.isNew && (latest.ready >= max(wanted, 1) || (st.LatestReadyRevision == rev.name && latest.ready > 0))
-	if latestReady {
+	if o.latestReady {
 		st.LatestReadyRevision = rev.name
 	}
-	st.Revisions, st.Traffic, st.TrafficSummary = revisionsAndTraffic(revs, rev, latestReady)
+	st.StableRevision = o.stable
+	st.Revisions, st.Traffic, st.TrafficSummary = revisionsAndTraffic(o.revs, rev, o.latestReady, o.traffic)
 	st.Replicas, st.ReadyReplicas = 0, 0
-	for _, rp := range revs {
+	for _, rp := range o.revs {
 		st.Replicas += rp.pods
 		st.ReadyReplicas += rp.ready
 	}
-	st.URL, st.Address = r.urls(ms, svc)
-	st.Model = r.modelStatus(ctx, ms, rev, latestReady, pods.Items)
-	setConditions(ms, rev, latest, latestReady)
-	r.recordTransitions(ms, old, rev, latest)
+	st.URL, st.Address = r.urls(ctx, ms, svc)
+	st.Model = r.modelStatus(ctx, ms, rev, o.latestReady, o.pods)
+	setConditions(ms, rev, o.latest, o.latestReady)
+	r.recordTransitions(ms, old, rev, o.latest)
 	if equality.Semantic.DeepEqual(old, st) {
 		return ctrl.Result{}, nil
 	}
@@ -177,11 +217,9 @@ func deploymentFailure(dep *appsv1.Deployment) (string, string) {
 }
 
 // revisionsAndTraffic lists the revisions with pods (and the latest),
-// newest first, and the share of requests each gets: the Service spreads
-// them over ready pods evenly.
-func revisionsAndTraffic(revs map[string]*revisionPods, rev revision, latestReady bool) ([]mlv1.RevisionStatus, []mlv1.TrafficTarget, string) {
+// newest first, and the traffic as decided.
+func revisionsAndTraffic(revs map[string]*revisionPods, rev revision, latestReady bool, ts []target) ([]mlv1.RevisionStatus, []mlv1.TrafficTarget, string) {
 	var list []mlv1.RevisionStatus
-	totalReady := int32(0)
 	for name, rp := range revs {
 		rs := mlv1.RevisionStatus{Name: name, Number: rp.number, Replicas: rp.pods, ReadyReplicas: rp.ready, Ready: metav1.ConditionUnknown}
 		switch {
@@ -191,34 +229,27 @@ func revisionsAndTraffic(revs map[string]*revisionPods, rev revision, latestRead
 			rs.Ready, rs.Reason, rs.Message = metav1.ConditionFalse, rp.reason, rp.detail
 		}
 		list = append(list, rs)
-		totalReady += rp.ready
 	}
 	slices.SortFunc(list, func(a, b mlv1.RevisionStatus) int { return int(b.Number - a.Number) })
 	var traffic []mlv1.TrafficTarget
-	left := int32(100) // the newest serving revision gets what rounding leaves
-	for _, rs := range slices.Backward(list) {
-		if rs.ReadyReplicas == 0 || totalReady == 0 {
-			continue
-		}
-		pct := rs.ReadyReplicas * 100 / totalReady
-		left -= pct
-		traffic = append([]mlv1.TrafficTarget{{RevisionName: rs.Name, Percent: pct, LatestRevision: rs.Name == rev.name}}, traffic...)
-	}
-	if len(traffic) > 0 {
-		traffic[0].Percent += left
-	}
 	var summary []string
-	for _, t := range traffic {
-		summary = append(summary, fmt.Sprintf("%s=%d%%", t.RevisionName, t.Percent))
+	for _, t := range ts {
+		traffic = append(traffic, mlv1.TrafficTarget{RevisionName: t.revision, Percent: t.percent, LatestRevision: t.revision == rev.name})
+		summary = append(summary, fmt.Sprintf("%s=%d%%", t.revision, t.percent))
 	}
 	return list, traffic, strings.Join(summary, ",")
 }
 
 // urls are where the model answers: status.url from the machine in skiff
 // up (the cluster IP) or in the cluster, and the in-cluster address.
-func (r *Reconciler) urls(ms *mlv1.ModelService, svc *corev1.Service) (string, *mlv1.Addressable) {
+func (r *Reconciler) urls(ctx context.Context, ms *mlv1.ModelService, svc *corev1.Service) (string, *mlv1.Addressable) {
 	internal := fmt.Sprintf("http://%s.%s.svc.%s", svc.Name, svc.Namespace, r.Options.ClusterDomain)
 	url := internal
+	if r.Options.Gateway != nil {
+		if u := r.gatewayURL(ctx, ms); u != "" {
+			return u, &mlv1.Addressable{URL: internal}
+		}
+	}
 	if r.Options.URLFromClusterIP {
 		url = ""
 		if ip := svc.Spec.ClusterIP; ip != "" && ip != corev1.ClusterIPNone {
@@ -259,6 +290,8 @@ func setConditions(ms *mlv1.ModelService, rev revision, latest *revisionPods, la
 	switch {
 	case latestReady && onlyLatest:
 		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonServing, fmt.Sprintf("revision %s serves all traffic at %s", rev.name, ms.Status.URL))
+	case latestReady && canarying(ms):
+		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonCanary, fmt.Sprintf("canary at %d%%: %s (promote: remove canaryTrafficPercent or set it to 100)", *ms.Spec.Predictor.CanaryTrafficPercent, ms.Status.TrafficSummary))
 	case latestReady:
 		set(mlv1.ConditionReady, metav1.ConditionUnknown, ReasonRollingOut, "old revisions are stopping: "+ms.Status.TrafficSummary)
 	default:
@@ -280,4 +313,11 @@ func (r *Reconciler) recordTransitions(ms *mlv1.ModelService, old *mlv1.ModelSer
 	case metav1.ConditionFalse:
 		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, "RevisionFailed", "Serve", "%s; the previous revision keeps serving", now.Message)
 	}
+}
+
+// canarying says whether the traffic is the canary split the spec asks
+// for (0% is a canary held back: all on the stable revision).
+func canarying(ms *mlv1.ModelService) bool {
+	c := ms.Spec.Predictor.CanaryTrafficPercent
+	return c != nil && *c < 100 && ms.Status.StableRevision != "" && ms.Status.StableRevision != ms.Status.LatestCreatedRevision
 }
