@@ -60,6 +60,8 @@ type instance struct {
 	etcdPort    int
 	kubeletPort int
 	metricsPort int
+	gatewayPort int // the default Gateway's
+	gwMetrics   int // the gateway's Prometheus metrics
 }
 
 func freePort(t *testing.T, span int) int {
@@ -100,6 +102,8 @@ func newInstance(t *testing.T) *instance {
 		etcdPort:    freePort(t, 2),
 		kubeletPort: freePort(t, 1),
 		metricsPort: freePort(t, 1),
+		gatewayPort: freePort(t, 1),
+		gwMetrics:   freePort(t, 1),
 	}
 	if err := os.MkdirAll(in.home, 0o700); err != nil {
 		t.Fatal(err)
@@ -123,7 +127,8 @@ func (in *instance) skiff(args ...string) (string, error) {
 
 func (in *instance) upArgs(extra ...string) []string {
 	return append([]string{"up", "-d", "--api-port", strconv.Itoa(in.apiPort), "--etcd-port", strconv.Itoa(in.etcdPort),
-		"--kubelet-port", strconv.Itoa(in.kubeletPort), "--metrics-port", strconv.Itoa(in.metricsPort)}, extra...)
+		"--kubelet-port", strconv.Itoa(in.kubeletPort), "--metrics-port", strconv.Itoa(in.metricsPort),
+		"--gateway-port", strconv.Itoa(in.gatewayPort), "--gateway-metrics-port", strconv.Itoa(in.gwMetrics)}, extra...)
 }
 
 // up starts skiff detached and fails the test if it does not get ready.

@@ -167,7 +167,8 @@ func TestModelService(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s over REST at %s: %v", c.name, base, err)
 			}
-			host := strings.TrimPrefix(base, "http://")
+			// gRPC goes to the in-cluster Service (the gateway's URL is a path).
+			host := in.jsonpath("get", "service", c.name+"-predictor", "-o", "jsonpath={.spec.clusterIP}")
 			for _, addr := range []string{host + ":80", host + ":8081"} {
 				got, err := inferGRPC(addr, c.name, want.Rows)
 				if err == nil {

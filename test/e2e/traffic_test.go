@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// versionCounts sends n requests one after another to a ModelService's URL
+// and counts the model_version (the revision number) of the answers.
+func versionCounts(t *testing.T, base, name string, rows [][]float64, n int) map[string]int {
+	t.Helper()
+	counts := map[string]int{}
+	for range n {
+		answer, err := post(base+"/v2/models/"+name+"/infer", v2Body(rows))
+		if err != nil {
+			t.Fatalf("request through the gateway: %v: %s", err, answer)
+		}
+		var got struct {
+			ModelVersion string `json:"model_version"`
+		}
+		if err := json.Unmarshal([]byte(answer), &got); err != nil {
+			t.Fatalf("answer %s: %v", answer, err)
+		}
+		counts[got.ModelVersion]++
+	}
+	return counts
+}
+
+// TestModelServiceTraffic drives canary, promote and abort through skiff's
+// gateway from the host, with a request loop that must never fail.
+func TestModelServiceTraffic(t *testing.T) {
+	models := t.TempDir()
+	want := trainModels(t, models)
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false")
+	in.apply(t, modelService("housing", "xgboost", "file://"+models+"/xgb-v1", ""))
+	base := in.msURL(t, "housing")
+	if wantURL := fmt.Sprintf("http://127.0.0.1:%d/serving/default/housing", in.gatewayPort); base != wantURL {
+		t.Fatalf("status.url %q, want the gateway's %q", base, wantURL)
+	}
+	loop := startPosts(base+"/v2/models/housing/infer", v2Body(want.Rows))
+	patch := func(spec string) {
+		in.mustKubectl("patch", "modelservice", "housing", "--type=merge", "-p", `{"spec":{"predictor":`+spec+`}}`)
+	}
+	traffic := func(summary string) {
+		in.waitJSONPath(t, 90*time.Second, summary, "get", "modelservice", "housing", "-o", "jsonpath={.status.trafficSummary}")
+	}
+
+	t.Run("canary at 20% gets 20% of requests", func(t *testing.T) {
+		patch(`{"canaryTrafficPercent":20,"model":{"storageUri":"file://` + models + `/xgb-v2"}}`)
+		traffic("housing-00002=20%,housing-00001=80%")
+		if got := in.readyCondition("housing"); !strings.HasPrefix(got, "True Canary: canary at 20%") {
+			t.Errorf("Ready during the canary: %s", got)
+		}
+		counts := versionCounts(t, base, "housing", want.Rows[:1], 1000)
+		if c := counts["2"]; c < 140 || c > 260 || counts["1"]+c != 1000 {
+			t.Errorf("of 1000 requests revision 2 answered %d and revision 1 %d; want 200 ± 60", c, counts["1"])
+		}
+	})
+
+	t.Run("abort sends everything back to the stable revision", func(t *testing.T) {
+		in.mustKubectl("wait", "modelservice/housing", "--for=condition=Ready")
+		out, err := in.skiff("rollout", "abort", "housing", "--kubeconfig", in.kubeconfig())
+		if err != nil {
+			t.Fatalf("skiff rollout abort: %v\n%s", err, out)
+		}
+		traffic("housing-00001=100%,housing-00002=0%")
+		// The route has changed when status says so; the gateway follows within moments.
+		eventually(t, 10*time.Second, "only revision 1 answers", func() error {
+			if counts := versionCounts(t, base, "housing", want.Rows[:1], 50); counts["1"] != 50 {
+				return fmt.Errorf("answers by revision: %v", counts)
+			}
+			return nil
+		})
+	})
+
+	t.Run("promote sends everything to the new revision", func(t *testing.T) {
+		out, err := in.skiff("rollout", "promote", "housing", "--kubeconfig", in.kubeconfig())
+		if err != nil {
+			t.Fatalf("skiff rollout promote: %v\n%s", err, out)
+		}
+		traffic("housing-00002=100%")
+		eventually(t, 10*time.Second, "only revision 2 answers", func() error {
+			if counts := versionCounts(t, base, "housing", want.Rows[:1], 50); counts["2"] != 50 {
+				return fmt.Errorf("answers by revision: %v", counts)
+			}
+			return nil
+		})
+		if got := in.jsonpath("get", "modelservice", "housing", "-o", "jsonpath={.status.stableRevision}"); got != "housing-00002" {
+			t.Errorf("stable revision after the promotion: %q", got)
+		}
+		in.waitJSONPath(t, 60*time.Second, "housing-00002", "get", "deployments", "-l", "ml.skiff.dev/modelservice=housing", "-o", "jsonpath={.items[*].metadata.name}")
+	})
+
+	t.Run("gateway metrics count requests per revision", func(t *testing.T) {
+		resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", in.gwMetrics))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metrics := string(data)
+		for _, rev := range []string{"housing-00001", "housing-00002"} {
+			if !strings.Contains(metrics, `skiff_gateway_requests_total{backend="default/`+rev+`:80",code="200",role="primary",route="httproute/default/housing"}`) {
+				t.Errorf("no request count of %s in the gateway's metrics", rev)
+			}
+		}
+	})
+
+	sent, failures := loop.stop()
+	if len(failures) > 0 || sent < 20 {
+		t.Errorf("request loop through canary, abort and promote: %d of %d failed: %v", len(failures), sent, failures)
+	}
+}
