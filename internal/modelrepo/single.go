@@ -42,8 +42,13 @@ func LinkSingle(root, name, version, format, path, display string) (string, erro
 	if err := os.WriteFile(filepath.Join(root, name, ConfigFile), []byte(config), 0o644); err != nil {
 		return "", err
 	}
+	// A relative path would resolve from the link's folder, not ours.
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", err
+	}
 	link := filepath.Join(dir, c.File)
-	return link, os.Symlink(file, link)
+	return link, os.Symlink(abs, link)
 }
 
 // ModelFile is the model file path names: path itself, or the model.json
