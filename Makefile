@@ -52,6 +52,7 @@ bench: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/podstart.sh
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/volumes.sh
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/modelservice.sh
+	$(GO) run ./bench/gateway -d 4s -skiff $(CURDIR)/bin/skiff
 	$(GO) test -run '^$$' -bench BenchmarkPodStart -benchtime 30x ./internal/node/podruntime
 
 # Regenerates the Open Inference Protocol's gRPC code (needs protoc, Debian's
