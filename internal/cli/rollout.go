@@ -25,11 +25,12 @@ type RolloutOptions struct {
 func NewCmdRollout(g *globals, runF func(*RolloutOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollout",
-		Short: "Promote or abort a ModelService's canary",
-		Long: `Shortcuts for what kubectl does with spec.predictor.canaryTrafficPercent:
-promote removes it (the latest revision takes all traffic and becomes the stable one);
-abort sets it to 0 (all traffic goes back to the stable revision; the latest one stays
-up, so setting a percentage again resumes the canary).`,
+		Short: "Promote or abort a ModelService's canary or shadow",
+		Long: `Shortcuts for what kubectl does with spec.predictor.canaryTrafficPercent and
+shadowTrafficPercent: promote removes both (the latest revision takes all traffic and
+becomes the stable one); abort sets the canary share to 0 and stops the shadow copies
+(all traffic goes back to the stable revision; the latest one stays up, so setting a
+percentage again resumes).`,
 	}
 	for _, verb := range []struct{ name, short, example string }{
 		{"promote", "Send all of a ModelService's traffic to its latest revision", "  skiff rollout promote housing"},
@@ -59,8 +60,8 @@ up, so setting a percentage again resumes the canary).`,
 
 // canaryPatches are the merge patches of each verb.
 var canaryPatches = map[string]string{
-	"promote": `{"spec":{"predictor":{"canaryTrafficPercent":null}}}`,
-	"abort":   `{"spec":{"predictor":{"canaryTrafficPercent":0}}}`,
+	"promote": `{"spec":{"predictor":{"canaryTrafficPercent":null,"shadowTrafficPercent":null}}}`,
+	"abort":   `{"spec":{"predictor":{"canaryTrafficPercent":0,"shadowTrafficPercent":null}}}`,
 }
 
 func rolloutRun(opts *RolloutOptions) error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,38 @@ func TestModelServiceTraffic(t *testing.T) {
 		in.waitJSONPath(t, 60*time.Second, "housing-00002", "get", "deployments", "-l", "ml.skiff.dev/modelservice=housing", "-o", "jsonpath={.items[*].metadata.name}")
 	})
 
+	t.Run("a shadow gets copies, callers get the stable answers", func(t *testing.T) {
+		patch(`{"shadowTrafficPercent":100,"model":{"modelFormat":{"name":"sklearn"},"storageUri":"file://` + models + `/forest.json"}}`)
+		traffic("housing-00002=100%,housing-00003=shadow 100%")
+		if got := in.readyCondition("housing"); !strings.HasPrefix(got, "True Shadow") {
+			t.Errorf("Ready with a shadow: %s", got)
+		}
+		mirrored := func() string {
+			return in.gatewayMetric(t, `skiff_gateway_requests_total{backend="default/housing-00003:80",code="200",role="mirror",route="httproute/default/housing"}`)
+		}
+		before := mirrored()
+		for range 50 {
+			got, err := inferREST(base, "housing", want.Rows)
+			if err == nil {
+				err = sameNumbers(got, want.XGBv2)
+			}
+			if err != nil {
+				t.Fatalf("a caller did not get the stable revision's answer: %v", err)
+			}
+		}
+		eventually(t, 10*time.Second, "the shadow's request count rises by 50", func() error {
+			if after := mirrored(); atoi(after)-atoi(before) < 50 {
+				return fmt.Errorf("mirrored 200s went from %s to %s", before, after)
+			}
+			return nil
+		})
+		out, err := in.skiff("rollout", "abort", "housing", "--kubeconfig", in.kubeconfig())
+		if err != nil {
+			t.Fatalf("skiff rollout abort: %v\n%s", err, out)
+		}
+		traffic("housing-00002=100%,housing-00003=0%")
+	})
+
 	t.Run("gateway metrics count requests per revision", func(t *testing.T) {
 		resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", in.gwMetrics))
 		if err != nil {
@@ -115,4 +148,27 @@ func TestModelServiceTraffic(t *testing.T) {
 	if len(failures) > 0 || sent < 20 {
 		t.Errorf("request loop through canary, abort and promote: %d of %d failed: %v", len(failures), sent, failures)
 	}
+}
+
+// gatewayMetric is the value of one series on the gateway's metrics
+// endpoint ("0" when it is not there).
+func (in *instance) gatewayMetric(t *testing.T, series string) string {
+	t.Helper()
+	resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", in.gwMetrics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	return "0"
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

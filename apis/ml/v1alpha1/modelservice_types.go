@@ -49,6 +49,7 @@ type ModelServiceSpec struct {
 //
 // +kubebuilder:validation:XValidation:rule="has(self.model) != has(self.containers)",message="set exactly one of predictor.model (a model file skiff serves) or predictor.containers (your own model server)"
 // +kubebuilder:validation:XValidation:rule="!has(self.maxReplicas) || self.maxReplicas == 0 || self.minReplicas <= self.maxReplicas",message="predictor.minReplicas must not exceed predictor.maxReplicas"
+// +kubebuilder:validation:XValidation:rule="!(has(self.canaryTrafficPercent) && has(self.shadowTrafficPercent))",message="set at most one of predictor.canaryTrafficPercent (the new revision answers a share) and predictor.shadowTrafficPercent (it gets copies, the stable one answers)"
 // +kubebuilder:validation:XValidation:rule="!has(self.resources) || has(self.model)",message="predictor.resources applies to predictor.model; with predictor.containers set resources on each container"
 type PredictorSpec struct {
 	// Model is a model file served by skiff's own model server (Open
@@ -109,6 +110,16 @@ type PredictorSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	CanaryTrafficPercent *int32 `json:"canaryTrafficPercent,omitempty"`
+
+	// ShadowTrafficPercent sends a copy of this share of requests to the
+	// latest ready revision while the stable one answers all of them: the
+	// shadow's answers and failures are counted in the gateway's metrics
+	// (role="mirror") and never reach a caller. Removing the field
+	// promotes the latest revision, as with canaryTrafficPercent.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	ShadowTrafficPercent *int32 `json:"shadowTrafficPercent,omitempty"`
 }
 
 // ScaleMetric names what an autoscaler watches.
@@ -240,6 +251,10 @@ type TrafficTarget struct {
 	// LatestRevision is true when this is the latest created revision.
 	// +optional
 	LatestRevision bool `json:"latestRevision,omitempty"`
+	// ShadowPercent is the share of requests copied to this revision,
+	// whose answers are dropped.
+	// +optional
+	ShadowPercent int32 `json:"shadowPercent,omitempty"`
 }
 
 // ModelStatus describes the served model.

@@ -77,7 +77,7 @@ func templateRevision(dep *appsv1.Deployment) int32 {
 // new model server image (a skiff upgrade) does.
 func predictorHash(p mlv1.PredictorSpec, image string) string {
 	p.MinReplicas, p.MaxReplicas, p.ScaleMetric, p.ScaleTarget = nil, 0, "", nil
-	p.CanaryTrafficPercent = nil
+	p.CanaryTrafficPercent, p.ShadowTrafficPercent = nil, nil
 	data, _ := json.Marshal(p)
 	h := fnv.New64a()
 	h.Write(data)

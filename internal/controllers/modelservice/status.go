@@ -35,6 +35,7 @@ const (
 	ReasonNameTaken        = "NameTaken"
 	ReasonFailedMount      = "FailedMount"
 	ReasonCanary           = "Canary"
+	ReasonShadow           = "Shadow"
 )
 
 // podWaitReasons are container states that will not pass by themselves.
@@ -97,7 +98,7 @@ func (r *Reconciler) observe(ctx context.Context, ms *mlv1.ModelService, rev rev
 	if st := ms.Status.StableRevision; slices.ContainsFunc(deps, func(d appsv1.Deployment) bool { return d.Name == st }) {
 		o.stable = st
 	}
-	o.traffic = split(ms.Spec.Predictor.CanaryTrafficPercent, rev.name, o.latestReady, o.stable)
+	o.traffic = split(&ms.Spec.Predictor, rev.name, o.latestReady, o.stable)
 	if len(o.traffic) == 1 {
 		o.stable = o.traffic[0].revision
 	}
@@ -234,7 +235,11 @@ func revisionsAndTraffic(revs map[string]*revisionPods, rev revision, latestRead
 	var traffic []mlv1.TrafficTarget
 	var summary []string
 	for _, t := range ts {
-		traffic = append(traffic, mlv1.TrafficTarget{RevisionName: t.revision, Percent: t.percent, LatestRevision: t.revision == rev.name})
+		traffic = append(traffic, mlv1.TrafficTarget{RevisionName: t.revision, Percent: t.percent, LatestRevision: t.revision == rev.name, ShadowPercent: t.shadow})
+		if t.shadow > 0 {
+			summary = append(summary, fmt.Sprintf("%s=shadow %d%%", t.revision, t.shadow))
+			continue
+		}
 		summary = append(summary, fmt.Sprintf("%s=%d%%", t.revision, t.percent))
 	}
 	return list, traffic, strings.Join(summary, ",")
@@ -290,6 +295,8 @@ func setConditions(ms *mlv1.ModelService, rev revision, latest *revisionPods, la
 	switch {
 	case latestReady && onlyLatest:
 		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonServing, fmt.Sprintf("revision %s serves all traffic at %s", rev.name, ms.Status.URL))
+	case latestReady && shadowing(ms):
+		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonShadow, fmt.Sprintf("shadow at %d%%: %s answers, %s gets copies (promote: remove shadowTrafficPercent)", *ms.Spec.Predictor.ShadowTrafficPercent, ms.Status.StableRevision, rev.name))
 	case latestReady && canarying(ms):
 		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonCanary, fmt.Sprintf("canary at %d%%: %s (promote: remove canaryTrafficPercent or set it to 100)", *ms.Spec.Predictor.CanaryTrafficPercent, ms.Status.TrafficSummary))
 	case latestReady:
@@ -319,5 +326,15 @@ func (r *Reconciler) recordTransitions(ms *mlv1.ModelService, old *mlv1.ModelSer
 // for (0% is a canary held back: all on the stable revision).
 func canarying(ms *mlv1.ModelService) bool {
 	c := ms.Spec.Predictor.CanaryTrafficPercent
-	return c != nil && *c < 100 && ms.Status.StableRevision != "" && ms.Status.StableRevision != ms.Status.LatestCreatedRevision
+	return c != nil && *c < 100 && beside(ms)
+}
+
+// shadowing says whether the latest revision gets copies of requests.
+func shadowing(ms *mlv1.ModelService) bool {
+	return ms.Spec.Predictor.ShadowTrafficPercent != nil && beside(ms)
+}
+
+// beside says whether the latest revision runs beside a stable one.
+func beside(ms *mlv1.ModelService) bool {
+	return ms.Status.StableRevision != "" && ms.Status.StableRevision != ms.Status.LatestCreatedRevision
 }

@@ -15,35 +15,41 @@ import (
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 )
 
-// target is one revision's share of requests.
+// target is one revision's share of requests, and of copies of them.
 type target struct {
 	revision string
 	percent  int32
+	shadow   int32
 }
 
 // split is where requests go, as KServe's canaryTrafficPercent says:
 // until the latest revision is ready, all go to the stable one; then the
 // canary share goes to the latest and the rest to the stable one; no
-// canary (or 100) promotes the latest. With no stable revision yet, the
-// latest takes all once ready.
-func split(canary *int32, latest string, latestReady bool, stable string) []target {
+// canary (or 100) promotes the latest. A shadow share instead leaves all
+// answers to the stable revision and copies that share to the latest.
+// With no stable revision yet, the latest takes all once ready.
+func split(p *mlv1.PredictorSpec, latest string, latestReady bool, stable string) []target {
+	canary := p.CanaryTrafficPercent
 	switch {
 	case stable == "" || stable == latest:
 		if latestReady || stable == latest {
-			return []target{{latest, 100}}
+			return []target{{latest, 100, 0}}
 		}
 		return nil
 	case !latestReady:
-		return []target{{stable, 100}}
+		return []target{{stable, 100, 0}}
+	}
+	if s := p.ShadowTrafficPercent; s != nil {
+		return []target{{stable, 100, 0}, {latest, 0, *s}}
 	}
 	c := ptr.Deref(canary, 100)
 	switch {
 	case c >= 100:
-		return []target{{latest, 100}}
+		return []target{{latest, 100, 0}}
 	case c <= 0:
-		return []target{{stable, 100}, {latest, 0}}
+		return []target{{stable, 100, 0}, {latest, 0, 0}}
 	}
-	return []target{{latest, c}, {stable, 100 - c}}
+	return []target{{latest, c, 0}, {stable, 100 - c, 0}}
 }
 
 // primary is the revision with the largest share, or "".
@@ -74,21 +80,26 @@ func (r *Reconciler) applyRoute(ctx context.Context, ms *mlv1.ModelService, ts [
 		}
 		route.Labels = labels(ms)
 		var backends []gwv1.HTTPBackendRef
+		filters := []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{
+			Path: &gwv1.HTTPPathModifier{Type: gwv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: ptr.To("/")},
+		}}}
 		for _, t := range ts {
-			backends = append(backends, gwv1.HTTPBackendRef{BackendRef: gwv1.BackendRef{
-				BackendObjectReference: gwv1.BackendObjectReference{Name: gwv1.ObjectName(t.revision), Port: ptr.To(gwv1.PortNumber(80))},
-				Weight:                 ptr.To(t.percent),
-			}})
+			ref := gwv1.BackendObjectReference{Name: gwv1.ObjectName(t.revision), Port: ptr.To(gwv1.PortNumber(80))}
+			if t.shadow > 0 {
+				filters = append(filters, gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterRequestMirror, RequestMirror: &gwv1.HTTPRequestMirrorFilter{
+					BackendRef: ref, Percent: ptr.To(t.shadow),
+				}})
+				continue
+			}
+			backends = append(backends, gwv1.HTTPBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: ref, Weight: ptr.To(t.percent)}})
 		}
 		route.Spec = gwv1.HTTPRouteSpec{
 			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{
 				Namespace: ptr.To(gwv1.Namespace(gw.Namespace)), Name: gwv1.ObjectName(gw.Name),
 			}}},
 			Rules: []gwv1.HTTPRouteRule{{
-				Matches: []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: ptr.To(gwv1.PathMatchPathPrefix), Value: ptr.To(servingPath(ms))}}},
-				Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{
-					Path: &gwv1.HTTPPathModifier{Type: gwv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: ptr.To("/")},
-				}}},
+				Matches:     []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: ptr.To(gwv1.PathMatchPathPrefix), Value: ptr.To(servingPath(ms))}}},
+				Filters:     filters,
 				BackendRefs: backends,
 			}},
 		}

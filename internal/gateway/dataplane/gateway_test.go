@@ -253,16 +253,21 @@ func TestMirrorNeverReachesTheCaller(t *testing.T) {
 	shadowHits := make(chan echo, 100)
 	shadow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		shadowHits <- echo{Path: r.URL.Path, Body: string(body)}
+		shadowHits <- echo{Path: r.URL.Path, Body: string(body), Headers: map[string]string{"X-Set": r.Header.Get("X-Set")}}
 		w.WriteHeader(http.StatusInternalServerError) // a broken shadow
 	}))
 	defer shadow.Close()
 	g, url := serve(t, Route{Name: "r", Rules: []Rule{{
-		Filters:  Filters{Mirrors: []Mirror{{Backend: Backend{Name: "shadow", Endpoints: []string{shadow.Listener.Addr().String()}}, Percent: 100}}},
+		Matches: []Match{{Path: "/serving/m"}},
+		Filters: Filters{
+			Mirrors:        []Mirror{{Backend: Backend{Name: "shadow", Endpoints: []string{shadow.Listener.Addr().String()}}, Percent: 100}},
+			Rewrite:        &Rewrite{PrefixPath: new(string)},
+			RequestHeaders: &HeaderChanges{Set: []Header{{"X-Set", "yes"}}},
+		},
 		Backends: to("live", live),
 	}}})
 	for i := range 20 {
-		req, _ := http.NewRequest("POST", url+"/infer", strings.NewReader(fmt.Sprintf("body-%d", i)))
+		req, _ := http.NewRequest("POST", url+"/serving/m/infer", strings.NewReader(fmt.Sprintf("body-%d", i)))
 		res, e := get(t, req)
 		if res.StatusCode != 200 || e.Backend != "live" || e.Body != fmt.Sprintf("body-%d", i) {
 			t.Fatalf("caller got %d from %q with body %q", res.StatusCode, e.Backend, e.Body)
@@ -271,7 +276,7 @@ func TestMirrorNeverReachesTheCaller(t *testing.T) {
 	for range 20 {
 		select {
 		case e := <-shadowHits:
-			if e.Path != "/infer" || !strings.HasPrefix(e.Body, "body-") {
+			if e.Path != "/infer" || !strings.HasPrefix(e.Body, "body-") || e.Headers["X-Set"] != "yes" {
 				t.Errorf("shadow got %+v", e)
 			}
 		case <-time.After(5 * time.Second):

@@ -102,19 +102,25 @@ func rewrite(pr *httputil.ProxyRequest) {
 	out.URL.Host = rt.backend.endpoint(rt.start, 0)
 	pr.SetXForwarded()
 	out.Host = pr.In.Host
-	for _, f := range []*Filters{&rt.entry.rule.Filters, &rt.backend.Filters} {
+	applyRequestFilters(out, rt.entry, rt.backend)
+	if out.Body != nil && out.Body != http.NoBody {
+		out.Body = &onceBody{ReadCloser: out.Body}
+	}
+}
+
+// applyRequestFilters applies the header changes and rewrites of the
+// rule and then of the backend to an outgoing request.
+func applyRequestFilters(out *http.Request, e *entry, b *backend) {
+	for _, f := range []*Filters{&e.rule.Filters, &b.Filters} {
 		f.RequestHeaders.apply(out.Header)
 		if rw := f.Rewrite; rw != nil {
 			if rw.Hostname != "" {
 				out.Host = rw.Hostname
 			}
-			if p := replacedPath(out.URL.Path, rw.FullPath, rw.PrefixPath, &rt.entry.match); p != "" {
+			if p := replacedPath(out.URL.Path, rw.FullPath, rw.PrefixPath, &e.match); p != "" {
 				out.URL.Path, out.URL.RawPath = p, ""
 			}
 		}
-	}
-	if out.Body != nil && out.Body != http.NoBody {
-		out.Body = &onceBody{ReadCloser: out.Body}
 	}
 }
 
@@ -255,8 +261,7 @@ func (g *Gateway) sendMirror(out *http.Request, e *entry, b *backend) int {
 	out = out.WithContext(ctx)
 	out.RequestURI = ""
 	out.URL.Scheme, out.URL.Host = "http", addr
-	e.rule.Filters.RequestHeaders.apply(out.Header)
-	b.Filters.RequestHeaders.apply(out.Header)
+	applyRequestFilters(out, e, b)
 	res, err := g.transport(b).RoundTrip(out)
 	if err != nil {
 		return http.StatusBadGateway
