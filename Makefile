@@ -12,7 +12,7 @@ LDFLAGS := -X github.com/skiff-dev/skiff/internal/instance.Version=$(VERSION) \
   -X k8s.io/component-base/version.gitTreeState=clean \
   -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z
 
-.PHONY: build run test unit e2e bench proto generate verify-generate
+.PHONY: build run test unit e2e bench proto generate verify-generate conformance
 APIS := github.com/skiff-dev/skiff/apis/ml/v1alpha1
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/skiff ./cmd/skiff
@@ -46,6 +46,11 @@ e2e: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -count=1 -timeout 20m ./test/e2e/...
 
 test: unit e2e
+
+# The Gateway API's conformance suite against a fresh skiff (its own module,
+# test/conformance; the report goes to test/conformance/report.yaml).
+conformance: build
+	SKIFF_BIN=$(CURDIR)/bin/skiff test/conformance/run.sh
 
 bench: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/startup.sh
