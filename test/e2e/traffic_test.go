@@ -31,6 +31,19 @@ func versionCounts(t *testing.T, base, name string, rows [][]float64, n int) map
 	return counts
 }
 
+// onlyRevision waits until 50 requests in a row are answered by revision
+// n: the route has changed when status says so, and the gateway follows
+// within moments.
+func onlyRevision(t *testing.T, base string, rows [][]float64, n string) {
+	t.Helper()
+	eventually(t, 10*time.Second, "only revision "+n+" answers", func() error {
+		if counts := versionCounts(t, base, "housing", rows, 50); counts[n] != 50 {
+			return fmt.Errorf("answers by revision: %v", counts)
+		}
+		return nil
+	})
+}
+
 // TestModelServiceTraffic drives canary, promote and abort through skiff's
 // gateway from the host, with a request loop that must never fail.
 func TestModelServiceTraffic(t *testing.T) {
@@ -70,13 +83,7 @@ func TestModelServiceTraffic(t *testing.T) {
 			t.Fatalf("skiff rollout abort: %v\n%s", err, out)
 		}
 		traffic("housing-00001=100%,housing-00002=0%")
-		// The route has changed when status says so; the gateway follows within moments.
-		eventually(t, 10*time.Second, "only revision 1 answers", func() error {
-			if counts := versionCounts(t, base, "housing", want.Rows[:1], 50); counts["1"] != 50 {
-				return fmt.Errorf("answers by revision: %v", counts)
-			}
-			return nil
-		})
+		onlyRevision(t, base, want.Rows[:1], "1")
 	})
 
 	t.Run("promote sends everything to the new revision", func(t *testing.T) {
@@ -85,12 +92,7 @@ func TestModelServiceTraffic(t *testing.T) {
 			t.Fatalf("skiff rollout promote: %v\n%s", err, out)
 		}
 		traffic("housing-00002=100%")
-		eventually(t, 10*time.Second, "only revision 2 answers", func() error {
-			if counts := versionCounts(t, base, "housing", want.Rows[:1], 50); counts["2"] != 50 {
-				return fmt.Errorf("answers by revision: %v", counts)
-			}
-			return nil
-		})
+		onlyRevision(t, base, want.Rows[:1], "2")
 		if got := in.jsonpath("get", "modelservice", "housing", "-o", "jsonpath={.status.stableRevision}"); got != "housing-00002" {
 			t.Errorf("stable revision after the promotion: %q", got)
 		}
