@@ -48,6 +48,11 @@ type attachment struct {
 	hostnames []string
 }
 
+// attachable says whether routes may attach: accepted, not conflicted.
+func (l *listenerState) attachable() bool {
+	return l.accepted.Status == metav1.ConditionTrue && l.conflicted.Status == metav1.ConditionFalse
+}
+
 func (l *listenerState) valid() bool {
 	return l.accepted.Status == metav1.ConditionTrue && l.resolved.Status == metav1.ConditionTrue && l.conflicted.Status == metav1.ConditionFalse
 }
@@ -237,12 +242,18 @@ func (g *gatewayState) status() *gwv1.GatewayStatus {
 		st.Listeners = append(st.Listeners, ls)
 	}
 	accepted := metav1.Condition{Type: string(gwv1.GatewayConditionAccepted), Status: metav1.ConditionTrue, Reason: string(gwv1.GatewayReasonAccepted), ObservedGeneration: gen}
+	programmed := metav1.Condition{Type: string(gwv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue,
+		Reason: string(gwv1.GatewayReasonProgrammed), Message: "listening on " + g.ip, ObservedGeneration: gen}
 	if invalid > 0 {
 		accepted.Reason, accepted.Message = string(gwv1.GatewayReasonListenersNotValid), fmt.Sprintf("%d of %d listeners are not valid", invalid, len(g.listeners))
 	}
+	if invalid == len(g.listeners) {
+		// Nothing to serve: the spec has the Gateway not accepted.
+		accepted.Status = metav1.ConditionFalse
+		programmed.Status, programmed.Reason, programmed.Message = metav1.ConditionFalse, string(gwv1.GatewayReasonInvalid), "no listener is valid: see the listeners' conditions"
+	}
 	meta.SetStatusCondition(&st.Conditions, accepted)
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: string(gwv1.GatewayConditionProgrammed), Status: metav1.ConditionTrue,
-		Reason: string(gwv1.GatewayReasonProgrammed), Message: "listening on " + g.ip, ObservedGeneration: gen})
+	meta.SetStatusCondition(&st.Conditions, programmed)
 	return st
 }
 

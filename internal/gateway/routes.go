@@ -69,7 +69,9 @@ func (t *translation) attachTo(r *routeState, g *gatewayState, ref gwv1.ParentRe
 			continue
 		}
 		named++
-		if !l.valid() || !t.allows(g.gw, l, r.kind, r.key.Namespace) {
+		// A listener with unresolved references still counts its routes
+		// (the spec asks it); only valid listeners serve them.
+		if !l.attachable() || !t.allows(g.gw, l, r.kind, r.key.Namespace) {
 			continue
 		}
 		allowed++

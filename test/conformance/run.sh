@@ -20,6 +20,11 @@ images:
 - image: "registry.k8s.io/gateway-api/echo-basic:*"
   dir: $work/echo
   command: [$work/echo/echo-basic]
+# Only UDPRoute tests (not run) use the suite's CoreDNS; its Corefile
+# forwards to public resolvers, which skiff's tests never reach.
+- image: "registry.k8s.io/coredns/coredns:*"
+  dir: $work/echo
+  command: [sh, -c, "exec sleep infinity"]  # the pod's args come after, as $0 and on
 YAML
 "$SKIFF" up -d --data-dir "$work/data" --api-port $api --etcd-port $((api + 2)) --kubelet-port $((api + 5)) \
   --metrics-port $((api + 6)) --gateway-port $((api + 7)) --gateway-metrics-port $((api + 8)) --write-kubeconfig=false
