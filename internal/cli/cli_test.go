@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/skiff-dev/skiff/internal/cluster"
+	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
 	"github.com/skiff-dev/skiff/internal/progress"
 )
 
@@ -376,5 +377,30 @@ func TestASecondSignalDoesNotCutTheStopShort(t *testing.T) {
 	lines := rec.Lines()
 	if len(lines) != 2 || lines[1].Level != progress.Warning {
 		t.Errorf("progress %v: want a line for the stop and a warning for the second signal", lines)
+	}
+}
+
+func TestGatewayRef(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in      string
+		want    *modelservice.GatewayRef
+		wantErr bool
+	}{
+		{in: "", want: nil},
+		{in: "infra/public", want: &modelservice.GatewayRef{Namespace: "infra", Name: "public"}},
+		{in: "public", wantErr: true},
+		{in: "/public", wantErr: true},
+		{in: "a/b/c", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := gatewayRef(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("gatewayRef(%q) error %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("gatewayRef(%q) (-want +got):\n%s", tt.in, diff)
+		}
 	}
 }

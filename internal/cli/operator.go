@@ -3,13 +3,16 @@ package cli
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
 	"github.com/skiff-dev/skiff/internal/instance"
 	"github.com/skiff-dev/skiff/internal/operator"
 )
@@ -20,7 +23,9 @@ type OperatorOptions struct {
 	ctx        context.Context
 	Kubeconfig string
 	LogFormat  string
-	Operator   operator.Options
+	// Gateway is --gateway, namespace/name.
+	Gateway  string
+	Operator operator.Options
 }
 
 // NewCmdOperator builds skiff operator; runF, if not nil, runs instead of
@@ -59,13 +64,29 @@ With --leader-elect (the default), one of several replicas works at a time.`,
 	f.StringVar(&o.HealthAddress, "health-address", "0", "where /healthz and /readyz listen (0: off)")
 	f.StringVar(&o.ModelService.ModelServerImage, "model-server-image", o.ModelService.ModelServerImage, "image of the native model server pods (its entrypoint is skiff)")
 	f.StringVar(&o.ModelService.ClusterDomain, "cluster-domain", o.ModelService.ClusterDomain, "the cluster's DNS domain, in status URLs")
+	f.StringVar(&opts.Gateway, "gateway", "", "a Gateway (namespace/name) of any Gateway API implementation: ModelServices' traffic is written as HTTPRoutes on it and status.url is on its address (default: none, URLs are the Services')")
 	f.StringVar(&opts.LogFormat, "log-format", opts.LogFormat, "log format on stderr: text or json")
 	return cmd
+}
+
+// gatewayRef parses --gateway.
+func gatewayRef(s string) (*modelservice.GatewayRef, error) {
+	if s == "" {
+		return nil, nil
+	}
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("--gateway %q: give the Gateway as namespace/name, e.g. --gateway infra/public", s)
+	}
+	return &modelservice.GatewayRef{Namespace: ns, Name: name}, nil
 }
 
 func operatorRun(opts *OperatorOptions) error {
 	handler, err := logHandler(opts.g.stderr, opts.LogFormat)
 	if err != nil {
+		return err
+	}
+	if opts.Operator.ModelService.Gateway, err = gatewayRef(opts.Gateway); err != nil {
 		return err
 	}
 	cfg, _, err := clusterConfig(opts.Kubeconfig, "")
