@@ -141,6 +141,6 @@ func wildcardCovers(pattern, host string) bool {
 }
 
 // dataplane is the route as a listener with these hostnames serves it.
-func (r *routeState) dataplane(_ *translation, hostnames []string) dataplane.Route {
+func (r *routeState) dataplane(hostnames []string) dataplane.Route {
 	return dataplane.Route{Name: strings.ToLower(r.kind) + "/" + r.key.String(), Hostnames: hostnames, Rules: r.rules, Order: r.order}
 }

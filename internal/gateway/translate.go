@@ -172,7 +172,7 @@ func (t *translation) config() dataplane.Config {
 			}
 			dl.Certificates = append(dl.Certificates, l.certs...)
 			for _, a := range l.attached {
-				dl.Routes = append(dl.Routes, a.route.dataplane(t, a.hostnames))
+				dl.Routes = append(dl.Routes, a.route.dataplane(a.hostnames))
 			}
 		}
 	}

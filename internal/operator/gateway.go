@@ -2,8 +2,8 @@ package operator
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/http"
 	"time"
@@ -150,11 +150,9 @@ func applyDefaultGateway(ctx context.Context, c client.Client, d *DefaultGateway
 // 127.77.0.0/16, so Gateways with the same port do not collide on the
 // machine (any 127/8 address reaches the loopback device on Linux).
 func LoopbackAddress(gw *gwv1.Gateway) string {
-	h := uint32(2166136261)
-	for _, b := range []byte(gw.Namespace + "/" + gw.Name) {
-		h = (h ^ uint32(b)) * 16777619
-	}
-	n := h%65534 + 1
+	h := fnv.New32a()
+	h.Write([]byte(gw.Namespace + "/" + gw.Name))
+	n := h.Sum32()%65534 + 1
 	return net.IPv4(127, 77, byte(n>>8), byte(n)).String()
 }
 
@@ -166,10 +164,6 @@ func serveMetrics(addr string, h http.Handler) (func(), error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", h)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return
-		}
-	}()
+	go func() { _ = srv.Serve(ln) }() // ends with Close
 	return func() { _ = srv.Close() }, nil
 }

@@ -86,7 +86,7 @@ func (g *Gateway) Apply(cfg Config) map[string]error {
 	keep := map[string]bool{}
 	for _, lc := range cfg.Listeners {
 		keep[lc.Address] = true
-		t, err := compile(lc.Routes)
+		t, err := compile(lc.Routes, g.metrics)
 		if err != nil {
 			errs[lc.Address] = err
 			continue
@@ -169,17 +169,6 @@ func (g *Gateway) close(l *listener) {
 		defer cancel()
 		_ = l.server.Shutdown(ctx)
 	}()
-}
-
-// Addresses are the addresses being served.
-func (g *Gateway) Addresses() []string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	var out []string
-	for a := range g.listeners {
-		out = append(out, a)
-	}
-	return out
 }
 
 // Close stops every listener and waits (within ctx) for their requests.

@@ -61,7 +61,7 @@ func backendServer(t *testing.T, name string, h2c bool) (addr string, hits func(
 func serve(t *testing.T, routes ...Route) (*Gateway, string) {
 	t.Helper()
 	g := New(logr.Discard())
-	tbl, err := compile(routes)
+	tbl, err := compile(routes, g.metrics)
 	if err != nil {
 		t.Fatal(err)
 	}

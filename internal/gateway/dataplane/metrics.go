@@ -55,22 +55,31 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// observation is one request being counted.
-type observation struct {
-	m      *metrics
-	labels [3]string
-	start  time.Time
+// series are one route's, backend's and role's metrics, resolved when the
+// table is compiled so a request costs one label lookup (its code).
+type series struct {
+	requests *prometheus.CounterVec
+	labels   [3]string
+	inFlight prometheus.Gauge
+	duration prometheus.Observer
 }
 
-func (m *metrics) observe(route, backend, role string) observation {
-	o := observation{m: m, labels: [3]string{route, backend, role}, start: time.Now()}
-	m.inFlight.WithLabelValues(o.labels[:]...).Inc()
-	return o
+func (m *metrics) series(route, backend, role string) *series {
+	return &series{
+		requests: m.requests, labels: [3]string{route, backend, role},
+		inFlight: m.inFlight.WithLabelValues(route, backend, role),
+		duration: m.duration.WithLabelValues(route, backend, role),
+	}
 }
 
-func (o observation) done(code int) {
-	l := o.labels[:]
-	o.m.inFlight.WithLabelValues(l...).Dec()
-	o.m.duration.WithLabelValues(l...).Observe(time.Since(o.start).Seconds())
-	o.m.requests.WithLabelValues(append(l, strconv.Itoa(code))...).Inc()
+// start counts a request in flight; done counts it finished.
+func (s *series) start() time.Time {
+	s.inFlight.Inc()
+	return time.Now()
+}
+
+func (s *series) done(start time.Time, code int) {
+	s.inFlight.Dec()
+	s.duration.Observe(time.Since(start).Seconds())
+	s.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], strconv.Itoa(code)).Inc()
 }

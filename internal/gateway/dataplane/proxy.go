@@ -57,9 +57,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the route has no backend with a weight above 0", http.StatusInternalServerError)
 		return
 	}
-	obs := h.gw.metrics.observe(e.route.Name, b.Name, rolePrimary)
+	start := b.series.start()
 	rw := &statusWriter{ResponseWriter: w}
-	defer func() { obs.done(rw.code()) }()
+	defer func() { b.series.done(start, rw.code()) }()
 	if b.Status != 0 {
 		http.Error(rw, "the backend reference is invalid", b.Status)
 		return
@@ -242,9 +242,8 @@ func (g *Gateway) mirror(r *http.Request, e *entry, b *backend) {
 	out.ContentLength = int64(len(body))
 	go func() {
 		defer func() { <-g.mirrors }()
-		obs := g.metrics.observe(e.route.Name, b.Name, roleMirror)
-		code := g.sendMirror(out, e, b)
-		obs.done(code)
+		start := b.series.start()
+		b.series.done(start, g.sendMirror(out, e, b))
 	}()
 }
 

@@ -13,11 +13,12 @@ type rule struct {
 	mirrors  []*mirror
 }
 
-// backend is a Backend with its round-robin position.
+// backend is a Backend with its round-robin position and its metrics.
 type backend struct {
 	*Backend
-	upTo int64 // the running sum of weights up to and including this one
-	next atomic.Uint64
+	upTo   int64 // the running sum of weights up to and including this one
+	next   atomic.Uint64
+	series *series
 }
 
 type mirror struct {
@@ -25,7 +26,7 @@ type mirror struct {
 	percent float64
 }
 
-func compileRule(r *Rule) (*rule, error) {
+func compileRule(route string, r *Rule, m *metrics) *rule {
 	out := &rule{Rule: r}
 	for i := range r.Backends {
 		b := &r.Backends[i]
@@ -33,13 +34,13 @@ func compileRule(r *Rule) (*rule, error) {
 			continue
 		}
 		out.total += int64(b.Weight)
-		out.backends = append(out.backends, &backend{Backend: b, upTo: out.total})
+		out.backends = append(out.backends, &backend{Backend: b, upTo: out.total, series: m.series(route, b.Name, rolePrimary)})
 	}
 	for i := range r.Filters.Mirrors {
-		m := &r.Filters.Mirrors[i]
-		out.mirrors = append(out.mirrors, &mirror{backend: &backend{Backend: &m.Backend}, percent: m.Percent})
+		mb := &r.Filters.Mirrors[i].Backend
+		out.mirrors = append(out.mirrors, &mirror{backend: &backend{Backend: mb, series: m.series(route, mb.Name, roleMirror)}, percent: r.Filters.Mirrors[i].Percent})
 	}
-	return out, nil
+	return out
 }
 
 // pick chooses a backend by weight; nil when every weight is zero (or

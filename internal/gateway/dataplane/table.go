@@ -31,19 +31,16 @@ type entry struct {
 	index int // rule and match position in the route, for ties
 }
 
-// compile builds a listener's table; an invalid regular expression is an
-// error that names the route.
-func compile(routes []Route) (*table, error) {
+// compile builds a listener's table, with its metrics series; an invalid
+// regular expression is an error that names the route.
+func compile(routes []Route, m *metrics) (*table, error) {
 	t := &table{exact: map[string][]*entry{}}
 	wild := map[string][]*entry{}
 	for ri := range routes {
 		route := &routes[ri]
 		var entries []*entry
 		for i := range route.Rules {
-			r, err := compileRule(&route.Rules[i])
-			if err != nil {
-				return nil, fmt.Errorf("%s rule %d: %w", route.Name, i, err)
-			}
+			r := compileRule(route.Name, &route.Rules[i], m)
 			matches := route.Rules[i].Matches
 			if len(matches) == 0 {
 				matches = []Match{{PathType: PathPrefix, Path: "/"}}
