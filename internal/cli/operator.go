@@ -64,6 +64,7 @@ With --leader-elect (the default), one of several replicas works at a time.`,
 	f.StringVar(&o.HealthAddress, "health-address", "0", "where /healthz and /readyz listen (0: off)")
 	f.StringVar(&o.ModelService.ModelServerImage, "model-server-image", o.ModelService.ModelServerImage, "image of the native model server pods (its entrypoint is skiff)")
 	f.StringVar(&o.ModelService.ClusterDomain, "cluster-domain", o.ModelService.ClusterDomain, "the cluster's DNS domain, in status URLs")
+	f.StringVar(&opts.Operator.ModelService.GatewayMetricsURL, "gateway-metrics-url", "", "skiff's gateway's Prometheus endpoint (e.g. http://skiff-gateway.skiff-system:10252/metrics), which spec.rollout.analysis reads (default: none; an analysis then holds its step)")
 	f.StringVar(&opts.Gateway, "gateway", "", "a Gateway (namespace/name) of any Gateway API implementation: ModelServices' traffic is written as HTTPRoutes on it and status.url is on its address (default: none, URLs are the Services')")
 	f.StringVar(&opts.LogFormat, "log-format", opts.LogFormat, "log format on stderr: text or json")
 	return cmd

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
+	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
 )
 
 // RolloutOptions are skiff rollout promote|abort's flags and argument.
@@ -25,12 +26,17 @@ type RolloutOptions struct {
 func NewCmdRollout(g *globals, runF func(*RolloutOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollout",
-		Short: "Promote or abort a ModelService's canary or shadow",
+		Short: "Promote or abort a ModelService's canary, shadow or rollout",
 		Long: `Shortcuts for what kubectl does with spec.predictor.canaryTrafficPercent and
 shadowTrafficPercent: promote removes both (the latest revision takes all traffic and
 becomes the stable one); abort sets the canary share to 0 and stops the shadow copies
 (all traffic goes back to the stable revision; the latest one stays up, so setting a
-percentage again resumes).`,
+percentage again resumes).
+
+With spec.rollout (steps with analysis, or blue/green) they annotate the ModelService
+with ml.skiff.dev/rollout-action=promote:<revision> or abort:<revision>: promote ends the
+rollout with the latest revision stable (blue/green: the old revision goes), abort sends
+all traffic back to the stable revision (blue/green: an instant switch back).`,
 	}
 	for _, verb := range []struct{ name, short, example string }{
 		{"promote", "Send all of a ModelService's traffic to its latest revision", "  skiff rollout promote housing"},
@@ -64,6 +70,12 @@ var canaryPatches = map[string]string{
 	"abort":   `{"spec":{"predictor":{"canaryTrafficPercent":0,"shadowTrafficPercent":null}}}`,
 }
 
+// rolloutActionPatch asks the controller to promote or abort revision's
+// rollout.
+func rolloutActionPatch(action, revision string) string {
+	return fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, modelservice.AnnotationRolloutAction, action+":"+revision)
+}
+
 func rolloutRun(opts *RolloutOptions) error {
 	cfg, ns, err := clusterConfig(opts.Kubeconfig, opts.Namespace)
 	if err != nil {
@@ -81,7 +93,14 @@ func rolloutRun(opts *RolloutOptions) error {
 	if opts.Action == "abort" && (stable == "" || stable == latest) {
 		return fmt.Errorf("modelservice %s/%s has no canary to abort: its latest revision %s is the stable one", ns, opts.Name, latest)
 	}
-	patch := client.RawPatch("application/merge-patch+json", []byte(canaryPatches[opts.Action]))
+	body := canaryPatches[opts.Action]
+	if ms.Spec.Rollout != nil {
+		if stable == "" || stable == latest {
+			return fmt.Errorf("modelservice %s/%s has no rollout to %s: its latest revision %s is the stable one", ns, opts.Name, opts.Action, latest)
+		}
+		body = rolloutActionPatch(opts.Action, latest)
+	}
+	patch := client.RawPatch("application/merge-patch+json", []byte(body))
 	if err := c.Patch(opts.ctx, ms, patch); err != nil {
 		return fmt.Errorf("modelservice %s/%s: %w", ns, opts.Name, err)
 	}

@@ -32,6 +32,9 @@ func (h *house) mlControllers() stage.Stage {
 	}
 	if h.gatewayOn() {
 		o.ModelService.Gateway = &modelservice.GatewayRef{Namespace: defaultGatewayNamespace, Name: defaultGatewayName}
+		if h.o.GatewayMetricsPort != 0 {
+			o.ModelService.GatewayMetricsURL = "http://" + loopback(h.o.GatewayMetricsPort) + "/metrics"
+		}
 	}
 	return stage.Stage{Name: "ML controllers", Run: func(ctx context.Context, ready func()) error {
 		return operator.Run(ctx, h.rest, o, ready)

@@ -17,6 +17,7 @@ import (
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Replicas",type=string,JSONPath=`.status.readyReplicas`,priority=0
 // +kubebuilder:printcolumn:name="Traffic",type=string,JSONPath=`.status.trafficSummary`
+// +kubebuilder:printcolumn:name="Rollout",type=string,JSONPath=`.status.rollout.phase`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 53",message="metadata.name must start with a letter, hold only lowercase letters, digits and '-', and be at most 53 characters: it names the Service <name>-predictor"
@@ -37,11 +38,35 @@ type ModelServiceList struct {
 	Items           []ModelService `json:"items"`
 }
 
-// ModelServiceSpec is what to serve and how far to scale it.
+// ModelServiceSpec is what to serve, how far to scale it and how a new
+// revision takes over its traffic.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.traffic) || (!has(self.predictor.canaryTrafficPercent) && !has(self.predictor.shadowTrafficPercent) && !has(self.rollout))",message="spec.traffic sets every share itself: remove predictor.canaryTrafficPercent, predictor.shadowTrafficPercent and rollout, or remove traffic"
+// +kubebuilder:validation:XValidation:rule="!has(self.rollout) || (!has(self.predictor.canaryTrafficPercent) && !has(self.predictor.shadowTrafficPercent))",message="spec.rollout moves the canary's share itself: remove predictor.canaryTrafficPercent and predictor.shadowTrafficPercent, or remove rollout"
 type ModelServiceSpec struct {
 	// Predictor is the model server: a model skiff serves natively, or
 	// containers of your own.
 	Predictor PredictorSpec `json:"predictor"`
+
+	// Traffic pins shares of requests to named variants (Knative's
+	// spec.traffic): an A/B test between revisions. A request with the
+	// header x-variant: <tag>, or the cookie x-variant=<tag>, goes to that
+	// variant only; any other is split by percent, and its answer sets the
+	// cookie, so a caller stays with the variant it first got.
+	// +optional
+	// +listType=map
+	// +listMapKey=tag
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:XValidation:rule="self.map(t, t.percent).sum() == 100",message="spec.traffic percents must add up to 100"
+	// +kubebuilder:validation:XValidation:rule="self.filter(t, has(t.latestRevision) && t.latestRevision).size() <= 1",message="at most one spec.traffic entry may follow latestRevision"
+	Traffic []TrafficSpec `json:"traffic,omitempty"`
+
+	// Rollout is how a new revision takes over: a canary moved by steps
+	// and checked against the stable revision (rolled back when it does
+	// worse), or blue/green. Without it a ready revision takes all traffic
+	// at once (or the share predictor.canaryTrafficPercent gives).
+	// +optional
+	Rollout *RolloutSpec `json:"rollout,omitempty"`
 }
 
 // PredictorSpec is one model server. Every change to it makes a new
@@ -209,6 +234,10 @@ type ModelServiceStatus struct {
 	// Traffic is where requests go.
 	// +optional
 	Traffic []TrafficTarget `json:"traffic,omitempty"`
+	// Rollout is the progress of the latest revision's rollout, and the
+	// outcome of earlier ones.
+	// +optional
+	Rollout *RolloutStatus `json:"rollout,omitempty"`
 	// TrafficSummary is traffic in one line, for kubectl get.
 	// +optional
 	TrafficSummary string `json:"trafficSummary,omitempty"`
@@ -255,6 +284,9 @@ type TrafficTarget struct {
 	// whose answers are dropped.
 	// +optional
 	ShadowPercent int32 `json:"shadowPercent,omitempty"`
+	// Tag is the variant of spec.traffic this share is.
+	// +optional
+	Tag string `json:"tag,omitempty"`
 }
 
 // ModelStatus describes the served model.

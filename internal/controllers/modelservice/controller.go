@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -49,6 +50,9 @@ type Options struct {
 	// ModelService's traffic between its revisions; status.url is then
 	// on that Gateway.
 	Gateway *GatewayRef
+	// GatewayMetricsURL is skiff's gateway's Prometheus endpoint, which
+	// spec.rollout.analysis reads; without it an analysis holds its step.
+	GatewayMetricsURL string
 }
 
 // Reconciler reconciles ModelServices.
@@ -56,6 +60,17 @@ type Reconciler struct {
 	Client   client.Client
 	Recorder recorder.EventRecorder
 	Options  Options
+	// Clock is the time rollouts step by (time.Now when nil).
+	Clock func() time.Time
+
+	analyzer *analyzer
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
 }
 
 // +kubebuilder:rbac:groups=ml.skiff.dev,resources=modelservices,verbs=get;list;watch
@@ -72,11 +87,10 @@ type Reconciler struct {
 // SetupWithManager registers the controller: it wakes on its ModelServices
 // and on anything they own, and on their pods (readiness, failures).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Options.ClusterDomain == "" {
-		r.Options.ClusterDomain = "cluster.local"
-	}
+	r.init()
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&mlv1.ModelService{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// The annotation carries skiff rollout promote|abort.
+		For(&mlv1.ModelService{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
@@ -86,6 +100,16 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Owns(&gwv1.HTTPRoute{}).Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.allModelServices))
 	}
 	return b.Named("modelservice").Complete(r)
+}
+
+// init fills in the defaults of the options.
+func (r *Reconciler) init() {
+	if r.Options.ClusterDomain == "" {
+		r.Options.ClusterDomain = "cluster.local"
+	}
+	if u := r.Options.GatewayMetricsURL; u != "" && r.analyzer == nil {
+		r.analyzer = newAnalyzer(u)
+	}
 }
 
 // allModelServices wakes every ModelService (the Gateway changed).
@@ -128,7 +152,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	rev := r.revision(&ms, deps)
-	dep, err := r.applyDeployment(ctx, &ms, rev)
+	dep, err := r.applyDeployment(ctx, &ms, rev, fullSize(&ms, deps))
 	if err != nil {
 		return r.failed(ctx, &ms, fmt.Errorf("deployment of modelservice %s: %w", req, err))
 	}
@@ -152,6 +176,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if err := r.applyAutoscaler(ctx, &ms, dep); err != nil {
 		return r.failed(ctx, &ms, fmt.Errorf("autoscaler of modelservice %s: %w", req, err))
+	}
+	if ro := obs.rollout; ro != nil && ro.Phase == mlv1.RolloutSwitched {
+		if err := r.scaleDown(ctx, &ms, deps, obs.stable); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	// Only now that no route sends requests to them.
 	if err := r.prune(ctx, &ms, deps, obs.keep()); err != nil {
@@ -205,15 +234,19 @@ func (r *Reconciler) failed(ctx context.Context, ms *mlv1.ModelService, err erro
 }
 
 // applyDeployment creates or updates the predictor Deployment. With an
-// autoscaler the replica count is the autoscaler's, once created.
-func (r *Reconciler) applyDeployment(ctx context.Context, ms *mlv1.ModelService, rev revision) (*appsv1.Deployment, error) {
+// autoscaler the replica count is the autoscaler's, once created; a new
+// one starts at size (blue/green: the stable revision's size) if larger.
+func (r *Reconciler) applyDeployment(ctx context.Context, ms *mlv1.ModelService, rev revision, size int32) (*appsv1.Deployment, error) {
 	want := r.deployment(ms, rev)
+	if !scales(ms) || *want.Spec.Replicas >= size {
+		size = *want.Spec.Replicas
+	}
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: want.Name}}
 	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, dep, func() error {
 		if err := r.owned(ms, dep); err != nil {
 			return err
 		}
-		replicas := want.Spec.Replicas
+		replicas := ptr.To(size)
 		if scales(ms) && dep.Spec.Replicas != nil && exists(dep) {
 			replicas = clampReplicas(*dep.Spec.Replicas, ms)
 		}

@@ -307,16 +307,16 @@ func TestSplit(t *testing.T) {
 		want        []target
 	}{
 		{name: "first revision not ready", want: nil},
-		{name: "first revision ready", latestReady: true, want: []target{{"m-2", 100, 0}}},
-		{name: "the stable revision lost its pods", stable: "m-2", want: []target{{"m-2", 100, 0}}},
-		{name: "new revision starting", stable: "m-1", want: []target{{"m-1", 100, 0}}},
-		{name: "new revision ready, no canary: promoted", stable: "m-1", latestReady: true, want: []target{{"m-2", 100, 0}}},
-		{name: "canary", canary: ptr.To[int32](20), stable: "m-1", latestReady: true, want: []target{{"m-2", 20, 0}, {"m-1", 80, 0}}},
-		{name: "canary waits for readiness", canary: ptr.To[int32](20), stable: "m-1", want: []target{{"m-1", 100, 0}}},
-		{name: "canary 100 promotes", canary: ptr.To[int32](100), stable: "m-1", latestReady: true, want: []target{{"m-2", 100, 0}}},
-		{name: "canary 0 is all on the stable one", canary: ptr.To[int32](0), stable: "m-1", latestReady: true, want: []target{{"m-1", 100, 0}, {"m-2", 0, 0}}},
-		{name: "shadow: the stable one answers, the latest gets copies", shadow: ptr.To[int32](50), stable: "m-1", latestReady: true, want: []target{{"m-1", 100, 0}, {"m-2", 0, 50}}},
-		{name: "shadow waits for readiness", shadow: ptr.To[int32](50), stable: "m-1", want: []target{{"m-1", 100, 0}}},
+		{name: "first revision ready", latestReady: true, want: []target{{revision: "m-2", percent: 100}}},
+		{name: "the stable revision lost its pods", stable: "m-2", want: []target{{revision: "m-2", percent: 100}}},
+		{name: "new revision starting", stable: "m-1", want: []target{{revision: "m-1", percent: 100}}},
+		{name: "new revision ready, no canary: promoted", stable: "m-1", latestReady: true, want: []target{{revision: "m-2", percent: 100}}},
+		{name: "canary", canary: ptr.To[int32](20), stable: "m-1", latestReady: true, want: []target{{revision: "m-2", percent: 20}, {revision: "m-1", percent: 80}}},
+		{name: "canary waits for readiness", canary: ptr.To[int32](20), stable: "m-1", want: []target{{revision: "m-1", percent: 100}}},
+		{name: "canary 100 promotes", canary: ptr.To[int32](100), stable: "m-1", latestReady: true, want: []target{{revision: "m-2", percent: 100}}},
+		{name: "canary 0 is all on the stable one", canary: ptr.To[int32](0), stable: "m-1", latestReady: true, want: []target{{revision: "m-1", percent: 100}, {revision: "m-2"}}},
+		{name: "shadow: the stable one answers, the latest gets copies", shadow: ptr.To[int32](50), stable: "m-1", latestReady: true, want: []target{{revision: "m-1", percent: 100}, {revision: "m-2", shadow: 50}}},
+		{name: "shadow waits for readiness", shadow: ptr.To[int32](50), stable: "m-1", want: []target{{revision: "m-1", percent: 100}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,6 +37,12 @@ const (
 	ReasonFailedMount      = "FailedMount"
 	ReasonCanary           = "Canary"
 	ReasonShadow           = "Shadow"
+	ReasonProgressing      = "Progressing"
+	ReasonSwitched         = "Switched"
+	ReasonRolledBack       = "RolledBack"
+	ReasonAborted          = "Aborted"
+	ReasonVariants         = "Variants"
+	ReasonRevisionNotFound = "RevisionNotFound"
 )
 
 // podWaitReasons are container states that will not pass by themselves.
@@ -57,6 +64,11 @@ type observation struct {
 	latestReady bool
 	stable      string
 	traffic     []target
+	// rollout is status.rollout to write; requeue when to look again.
+	rollout *mlv1.RolloutStatus
+	requeue time.Duration
+	// trafficErr is why spec.traffic cannot be followed.
+	trafficErr error
 }
 
 // keep are the revisions whose Deployments and Services stay: the latest
@@ -98,11 +110,36 @@ func (r *Reconciler) observe(ctx context.Context, ms *mlv1.ModelService, rev rev
 	if st := ms.Status.StableRevision; slices.ContainsFunc(deps, func(d appsv1.Deployment) bool { return d.Name == st }) {
 		o.stable = st
 	}
-	o.traffic = split(&ms.Spec.Predictor, rev.name, o.latestReady, o.stable)
+	plan := r.progress(ctx, ms, rev.name, o.latestReady, o.stable, r.now())
+	o.traffic, o.rollout, o.requeue = plan.traffic, plan.status, plan.requeue
+	if len(ms.Spec.Traffic) > 0 {
+		var have []string
+		for _, d := range deps {
+			have = append(have, d.Name)
+		}
+		if ts, err := variants(ms, rev.name, o.latestReady, o.stable, have); err != nil {
+			// The traffic stays as it was until the spec is fixed.
+			o.trafficErr = err
+			if len(ms.Status.Traffic) > 0 {
+				o.traffic = targets(ms.Status.Traffic)
+			}
+		} else {
+			o.traffic = ts
+		}
+	}
 	if len(o.traffic) == 1 {
 		o.stable = o.traffic[0].revision
 	}
 	return o, nil
+}
+
+// targets are the targets status.traffic recorded.
+func targets(ts []mlv1.TrafficTarget) []target {
+	out := make([]target, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, target{revision: t.RevisionName, percent: t.Percent, shadow: t.ShadowPercent, tag: t.Tag})
+	}
+	return out
 }
 
 // updateStatus writes what the cluster shows into ms's status, and an
@@ -116,6 +153,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, re
 		st.LatestReadyRevision = rev.name
 	}
 	st.StableRevision = o.stable
+	st.Rollout = o.rollout
 	st.Revisions, st.Traffic, st.TrafficSummary = revisionsAndTraffic(o.revs, rev, o.latestReady, o.traffic)
 	st.Replicas, st.ReadyReplicas = 0, 0
 	for _, rp := range o.revs {
@@ -124,15 +162,17 @@ func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, re
 	}
 	st.URL, st.Address = r.urls(ctx, ms, svc)
 	st.Model = r.modelStatus(ctx, ms, rev, o.latestReady, o.pods)
-	setConditions(ms, rev, o.latest, o.latestReady)
+	setConditions(ms, rev, o)
 	r.recordTransitions(ms, old, rev, o.latest)
+	done := ctrl.Result{RequeueAfter: o.requeue}
 	if equality.Semantic.DeepEqual(old, st) {
-		return ctrl.Result{}, nil
+		return done, nil
 	}
 	if err := r.Client.Status().Update(ctx, ms); err != nil {
 		return ctrl.Result{Requeue: ignoreConflict(err) == nil}, ignoreConflict(err)
 	}
-	return ctrl.Result{}, nil
+	r.recordRollout(ms, old.Rollout, st.Rollout)
+	return done, nil
 }
 
 // groupPods sorts the predictor pods by revision and finds why a revision
@@ -235,8 +275,12 @@ func revisionsAndTraffic(revs map[string]*revisionPods, rev revision, latestRead
 	var traffic []mlv1.TrafficTarget
 	var summary []string
 	for _, t := range ts {
-		traffic = append(traffic, mlv1.TrafficTarget{RevisionName: t.revision, Percent: t.percent, LatestRevision: t.revision == rev.name, ShadowPercent: t.shadow})
-		if t.shadow > 0 {
+		traffic = append(traffic, mlv1.TrafficTarget{RevisionName: t.revision, Percent: t.percent, LatestRevision: t.revision == rev.name, ShadowPercent: t.shadow, Tag: t.tag})
+		switch {
+		case t.tag != "":
+			summary = append(summary, fmt.Sprintf("%s:%s=%d%%", t.tag, t.revision, t.percent))
+			continue
+		case t.shadow > 0:
 			summary = append(summary, fmt.Sprintf("%s=shadow %d%%", t.revision, t.shadow))
 			continue
 		}
@@ -265,7 +309,8 @@ func (r *Reconciler) urls(ctx context.Context, ms *mlv1.ModelService, svc *corev
 }
 
 // setConditions sets LatestRevisionReady, Serving and Ready.
-func setConditions(ms *mlv1.ModelService, rev revision, latest *revisionPods, latestReady bool) {
+func setConditions(ms *mlv1.ModelService, rev revision, o *observation) {
+	latest, latestReady := o.latest, o.latestReady
 	gen := ms.Generation
 	set := func(t string, s metav1.ConditionStatus, reason, msg string) {
 		meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg, ObservedGeneration: gen})
@@ -292,7 +337,23 @@ func setConditions(ms *mlv1.ModelService, rev revision, latest *revisionPods, la
 		set(mlv1.ConditionServing, metav1.ConditionTrue, ReasonPreviousRevision, "serving "+ms.Status.TrafficSummary+" until "+rev.name+" is ready")
 	}
 	latestCond := meta.FindStatusCondition(ms.Status.Conditions, mlv1.ConditionLatestRevisionReady)
+	ro := ms.Status.Rollout
+	if ro != nil && ro.Revision != rev.name {
+		ro = nil
+	}
 	switch {
+	case o.trafficErr != nil:
+		set(mlv1.ConditionReady, metav1.ConditionFalse, ReasonRevisionNotFound, o.trafficErr.Error())
+	case latestReady && len(ms.Spec.Traffic) > 0:
+		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonVariants, fmt.Sprintf("variants %s (pin one with the %s header or cookie)", ms.Status.TrafficSummary, VariantHeader))
+	case ro != nil && ro.Phase == mlv1.RolloutRolledBack:
+		set(mlv1.ConditionReady, metav1.ConditionFalse, ReasonRolledBack, fmt.Sprintf("%s %s; %s serves all traffic: fix the predictor and apply it for a new revision", rev.name, ro.Message, ms.Status.StableRevision))
+	case ro != nil && ro.Phase == mlv1.RolloutAborted:
+		set(mlv1.ConditionReady, metav1.ConditionFalse, ReasonAborted, fmt.Sprintf("%s: %s", rev.name, ro.Message))
+	case latestReady && ro != nil && ro.Phase == mlv1.RolloutProgressing:
+		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonProgressing, fmt.Sprintf("canary %s: %s", rev.name, ro.Message))
+	case latestReady && ro != nil && ro.Phase == mlv1.RolloutSwitched:
+		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonSwitched, ro.Message)
 	case latestReady && onlyLatest:
 		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonServing, fmt.Sprintf("revision %s serves all traffic at %s", rev.name, ms.Status.URL))
 	case latestReady && shadowing(ms):

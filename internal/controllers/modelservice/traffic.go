@@ -20,6 +20,7 @@ type target struct {
 	revision string
 	percent  int32
 	shadow   int32
+	tag      string // the spec.traffic variant
 }
 
 // split is where requests go, as KServe's canaryTrafficPercent says:
@@ -33,23 +34,23 @@ func split(p *mlv1.PredictorSpec, latest string, latestReady bool, stable string
 	switch {
 	case stable == "" || stable == latest:
 		if latestReady || stable == latest {
-			return []target{{latest, 100, 0}}
+			return []target{{revision: latest, percent: 100}}
 		}
 		return nil
 	case !latestReady:
-		return []target{{stable, 100, 0}}
+		return []target{{revision: stable, percent: 100}}
 	}
 	if s := p.ShadowTrafficPercent; s != nil {
-		return []target{{stable, 100, 0}, {latest, 0, *s}}
+		return []target{{revision: stable, percent: 100}, {revision: latest, shadow: *s}}
 	}
 	c := ptr.Deref(canary, 100)
 	switch {
 	case c >= 100:
-		return []target{{latest, 100, 0}}
+		return []target{{revision: latest, percent: 100}}
 	case c <= 0:
-		return []target{{stable, 100, 0}, {latest, 0, 0}}
+		return []target{{revision: stable, percent: 100}, {revision: latest}}
 	}
-	return []target{{latest, c, 0}, {stable, 100 - c, 0}}
+	return []target{{revision: latest, percent: c}, {revision: stable, percent: 100 - c}}
 }
 
 // primary is the revision with the largest share, or "".
@@ -79,33 +80,44 @@ func (r *Reconciler) applyRoute(ctx context.Context, ms *mlv1.ModelService, ts [
 			return err
 		}
 		route.Labels = labels(ms)
-		var backends []gwv1.HTTPBackendRef
-		filters := []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{
-			Path: &gwv1.HTTPPathModifier{Type: gwv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: ptr.To("/")},
-		}}}
-		for _, t := range ts {
-			ref := gwv1.BackendObjectReference{Name: gwv1.ObjectName(t.revision), Port: ptr.To(gwv1.PortNumber(80))}
-			if t.shadow > 0 {
-				filters = append(filters, gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterRequestMirror, RequestMirror: &gwv1.HTTPRequestMirrorFilter{
-					BackendRef: ref, Percent: ptr.To(t.shadow),
-				}})
-				continue
-			}
-			backends = append(backends, gwv1.HTTPBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: ref, Weight: ptr.To(t.percent)}})
-		}
 		route.Spec = gwv1.HTTPRouteSpec{
 			CommonRouteSpec: gwv1.CommonRouteSpec{ParentRefs: []gwv1.ParentReference{{
 				Namespace: ptr.To(gwv1.Namespace(gw.Namespace)), Name: gwv1.ObjectName(gw.Name),
 			}}},
-			Rules: []gwv1.HTTPRouteRule{{
-				Matches:     []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: ptr.To(gwv1.PathMatchPathPrefix), Value: ptr.To(servingPath(ms))}}},
-				Filters:     filters,
-				BackendRefs: backends,
-			}},
+			Rules: routeRules(ms, ts),
 		}
 		return nil
 	})
 	return err
+}
+
+// routeRules send the ModelService's path to its revisions, as the
+// targets share it: weighted backends and a mirror for a shadow, or a
+// rule per variant of spec.traffic.
+func routeRules(ms *mlv1.ModelService, ts []target) []gwv1.HTTPRouteRule {
+	rewrite := gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterURLRewrite, URLRewrite: &gwv1.HTTPURLRewriteFilter{
+		Path: &gwv1.HTTPPathModifier{Type: gwv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: ptr.To("/")},
+	}}
+	if len(ts) > 0 && ts[0].tag != "" {
+		return variantRules(ms, ts, rewrite)
+	}
+	filters := []gwv1.HTTPRouteFilter{rewrite}
+	var backends []gwv1.HTTPBackendRef
+	for _, t := range ts {
+		ref := revisionRef(t.revision)
+		if t.shadow > 0 {
+			filters = append(filters, gwv1.HTTPRouteFilter{Type: gwv1.HTTPRouteFilterRequestMirror, RequestMirror: &gwv1.HTTPRequestMirrorFilter{
+				BackendRef: ref, Percent: ptr.To(t.shadow),
+			}})
+			continue
+		}
+		backends = append(backends, gwv1.HTTPBackendRef{BackendRef: gwv1.BackendRef{BackendObjectReference: ref, Weight: ptr.To(t.percent)}})
+	}
+	return []gwv1.HTTPRouteRule{{
+		Matches:     []gwv1.HTTPRouteMatch{{Path: &gwv1.HTTPPathMatch{Type: ptr.To(gwv1.PathMatchPathPrefix), Value: ptr.To(servingPath(ms))}}},
+		Filters:     filters,
+		BackendRefs: backends,
+	}}
 }
 
 // gatewayURL is the ModelService's URL on the gateway, from the Gateway's
