@@ -44,8 +44,10 @@ func onlyRevision(t *testing.T, base string, rows [][]float64, n string) {
 	})
 }
 
-// TestModelServiceTraffic drives canary, promote and abort through skiff's
-// gateway from the host, with a request loop that must never fail.
+// TestModelServiceTraffic drives canary, promote, abort, shadow, a
+// progressive rollout rolled back by its analysis, blue/green and A/B
+// variants through skiff's gateway from the host, with a request loop
+// that must never fail.
 func TestModelServiceTraffic(t *testing.T) {
 	models := t.TempDir()
 	want := trainModels(t, models)
@@ -130,6 +132,9 @@ func TestModelServiceTraffic(t *testing.T) {
 		}
 		traffic("housing-00002=100%,housing-00003=0%")
 	})
+
+	// Revisions 4 (slow), 5 (blue/green) and 6 (variant b) follow.
+	rollouts(t, in, models, base, want)
 
 	t.Run("gateway metrics count requests per revision", func(t *testing.T) {
 		resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", in.gwMetrics))

@@ -52,11 +52,12 @@ type ModelServiceSpec struct {
 	// spec.traffic): an A/B test between revisions. A request with the
 	// header x-variant: <tag>, or the cookie x-variant=<tag>, goes to that
 	// variant only; any other is split by percent, and its answer sets the
-	// cookie, so a caller stays with the variant it first got.
+	// cookie, so a caller stays with the variant it first got. Seven at
+	// most: each takes two of an HTTPRoute's sixteen rules.
 	// +optional
 	// +listType=map
 	// +listMapKey=tag
-	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:MaxItems=7
 	// +kubebuilder:validation:XValidation:rule="self.map(t, t.percent).sum() == 100",message="spec.traffic percents must add up to 100"
 	// +kubebuilder:validation:XValidation:rule="self.filter(t, has(t.latestRevision) && t.latestRevision).size() <= 1",message="at most one spec.traffic entry may follow latestRevision"
 	Traffic []TrafficSpec `json:"traffic,omitempty"`

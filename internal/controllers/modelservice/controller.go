@@ -216,18 +216,25 @@ func (r *Reconciler) prune(ctx context.Context, ms *mlv1.ModelService, deps []ap
 	return nil
 }
 
-// failed reports an object in the way in status (retrying will not help
-// until the user acts); other errors go back for a retry.
+// failed reports in status what retrying will not fix until the user
+// acts (an object in the way, an object the API server refuses); other
+// errors go back for a retry.
 func (r *Reconciler) failed(ctx context.Context, ms *mlv1.ModelService, err error) (ctrl.Result, error) {
 	var conflict *conflictError
-	if !errors.As(err, &conflict) {
+	reason := ReasonNameTaken
+	switch {
+	case errors.As(err, &conflict):
+		err = conflict // the object named is enough
+	case apierrors.IsInvalid(err):
+		reason = ReasonRefused
+	default:
 		return ctrl.Result{}, err
 	}
 	old := meta.FindStatusCondition(ms.Status.Conditions, mlv1.ConditionReady)
-	if old == nil || old.Reason != ReasonNameTaken || old.Message != conflict.Error() {
-		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, ReasonNameTaken, "Reconcile", "%s", conflict.Error())
+	if old == nil || old.Reason != reason || old.Message != err.Error() {
+		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", err.Error())
 	}
-	meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{Type: mlv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonNameTaken, Message: conflict.Error(), ObservedGeneration: ms.Generation})
+	meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{Type: mlv1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: err.Error(), ObservedGeneration: ms.Generation})
 	ms.Status.ObservedGeneration = ms.Generation
 	// The object in the way is not ours, so its removal wakes nothing: look again.
 	return ctrl.Result{RequeueAfter: 30 * time.Second}, ignoreConflict(r.Client.Status().Update(ctx, ms))

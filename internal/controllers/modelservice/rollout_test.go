@@ -369,8 +369,10 @@ func TestVariantsPinByHeaderAndCookie(t *testing.T) {
 		got = append(got, strings.Join(matches, "|")+" -> "+strings.Join(backends, ","))
 	}
 	want := []string{
-		`x-variant=a|Cookie=(^|;\s*)x-variant=a(;|$) -> housing-00001`,
-		`x-variant=b|Cookie=(^|;\s*)x-variant=b(;|$) -> housing-00002`,
+		`x-variant=a -> housing-00001`,
+		`Cookie=(^|[;,]\s*)x-variant=a([;,]|$) -> housing-00001`,
+		`x-variant=b -> housing-00002`,
+		`Cookie=(^|[;,]\s*)x-variant=b([;,]|$) -> housing-00002`,
 		` -> housing-00001=30 x-variant=a; Path=/serving/ns/housing,housing-00002=70 x-variant=b; Path=/serving/ns/housing`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -43,6 +43,9 @@ const (
 	ReasonAborted          = "Aborted"
 	ReasonVariants         = "Variants"
 	ReasonRevisionNotFound = "RevisionNotFound"
+	// ReasonRefused: the API server refused an object the controller
+	// wrote; the message is its answer.
+	ReasonRefused = "Refused"
 )
 
 // podWaitReasons are container states that will not pass by themselves.

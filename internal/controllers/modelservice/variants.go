@@ -50,17 +50,17 @@ func variantRules(ms *mlv1.ModelService, ts []target, rewrite gwv1.HTTPRouteFilt
 	split := gwv1.HTTPRouteRule{Matches: []gwv1.HTTPRouteMatch{{Path: path}}, Filters: []gwv1.HTTPRouteFilter{rewrite}}
 	for _, t := range ts {
 		ref := revisionRef(t.revision)
-		rules = append(rules, gwv1.HTTPRouteRule{
-			Matches: []gwv1.HTTPRouteMatch{
-				{Path: path, Headers: []gwv1.HTTPHeaderMatch{{Name: VariantHeader, Value: t.tag}}},
-				{Path: path, Headers: []gwv1.HTTPHeaderMatch{{
-					Type: ptr.To(gwv1.HeaderMatchRegularExpression), Name: "Cookie",
-					Value: `(^|;\s*)` + regexp.QuoteMeta(VariantHeader+"="+t.tag) + `(;|$)`,
-				}}},
-			},
-			Filters:     []gwv1.HTTPRouteFilter{rewrite},
-			BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: ref}}},
-		})
+		// A rule each: a prefix rewrite allows one match per rule.
+		for _, h := range []gwv1.HTTPHeaderMatch{
+			{Name: VariantHeader, Value: t.tag},
+			{Type: ptr.To(gwv1.HeaderMatchRegularExpression), Name: "Cookie", Value: `(^|[;,]\s*)` + regexp.QuoteMeta(VariantHeader+"="+t.tag) + `([;,]|$)`},
+		} {
+			rules = append(rules, gwv1.HTTPRouteRule{
+				Matches:     []gwv1.HTTPRouteMatch{{Path: path, Headers: []gwv1.HTTPHeaderMatch{h}}},
+				Filters:     []gwv1.HTTPRouteFilter{rewrite},
+				BackendRefs: []gwv1.HTTPBackendRef{{BackendRef: gwv1.BackendRef{BackendObjectReference: ref}}},
+			})
+		}
 		split.BackendRefs = append(split.BackendRefs, gwv1.HTTPBackendRef{
 			BackendRef: gwv1.BackendRef{BackendObjectReference: ref, Weight: ptr.To(t.percent)},
 			Filters: []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterResponseHeaderModifier, ResponseHeaderModifier: &gwv1.HTTPHeaderFilter{
