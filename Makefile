@@ -34,11 +34,15 @@ generate:
 	rm -f config/gateway-api/gateway.networking.k8s.io_*.yaml
 	install -m 0644 $$($(GO) list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)/config/crd/standard/gateway.networking.k8s.io_*.yaml config/gateway-api/
 	rm -f config/gateway-api/gateway.networking.k8s.io_vap_*.yaml
+	$(GO) tool controller-gen rbac:roleName=skiff-gateway paths=./internal/controllers/gateway/... output:rbac:artifacts:config=deploy/gateway/rbac
+	{ echo "# The Gateway API's standard CRDs, for kubectl apply -k (make generate writes it)."; \
+	  echo "apiVersion: kustomize.config.k8s.io/v1beta1"; echo "kind: Kustomization"; echo "resources:"; \
+	  for f in config/gateway-api/gateway.networking.k8s.io_*.yaml; do echo "- $$(basename $$f)"; done; } > config/gateway-api/kustomization.yaml
 
 # CI fails when the checked-in generated files are not what make generate writes.
 verify-generate: generate
-	@git diff --exit-code -- apis config deploy/rbac || { echo "generated files are stale: run make generate and commit them" >&2; exit 1; }
-	@test -z "$$(git status --porcelain -- apis config deploy/rbac)" || { git status --porcelain -- apis config deploy/rbac; echo "make generate wrote new files: commit them" >&2; exit 1; }
+	@git diff --exit-code -- apis config deploy/rbac deploy/gateway/rbac || { echo "generated files are stale: run make generate and commit them" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- apis config deploy/rbac deploy/gateway/rbac)" || { git status --porcelain -- apis config deploy/rbac deploy/gateway/rbac; echo "make generate wrote new files: commit them" >&2; exit 1; }
 
 # End-to-end tests build bin/skiff themselves (with these flags) and drive it
 # with the real kubectl.

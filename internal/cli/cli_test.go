@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/cluster"
 	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
+	"github.com/skiff-dev/skiff/internal/operator"
 	"github.com/skiff-dev/skiff/internal/progress"
 )
 
@@ -402,5 +404,46 @@ func TestGatewayRef(t *testing.T) {
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("gatewayRef(%q) (-want +got):\n%s", tt.in, diff)
 		}
+	}
+}
+
+func TestGatewayFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		opts    GatewayOptions
+		want    *operator.DefaultGateway
+		wantSvc string
+		wantErr string
+	}{
+		{name: "in a pod", opts: GatewayOptions{BindAddress: "0.0.0.0", AddressService: "skiff-system/skiff-gateway", DefaultGateway: "skiff-system/skiff", DefaultPort: 8080},
+			want: &operator.DefaultGateway{Namespace: "skiff-system", Name: "skiff", Port: 8080}, wantSvc: "skiff-system/skiff-gateway"},
+		{name: "plain", opts: GatewayOptions{BindAddress: "127.0.0.1"}},
+		{name: "bad bind address", opts: GatewayOptions{BindAddress: "localhost"}, wantErr: `--bind-address "localhost": give an IP address`},
+		{name: "bad service", opts: GatewayOptions{BindAddress: "0.0.0.0", AddressService: "skiff-gateway"}, wantErr: `--address-service "skiff-gateway": give it as namespace/name`},
+		{name: "bad port", opts: GatewayOptions{BindAddress: "0.0.0.0", DefaultGateway: "a/b", DefaultPort: 0}, wantErr: "--default-port 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.opts.complete()
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q...", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, tt.opts.Gateway.Default); diff != "" {
+				t.Errorf("default gateway (-want +got):\n%s", diff)
+			}
+			if got := fmt.Sprint(tt.opts.Gateway.AddressService); tt.wantSvc != "" && got != tt.wantSvc {
+				t.Errorf("address service %s, want %s", got, tt.wantSvc)
+			}
+			if got := tt.opts.Gateway.BindAddress(nil); got != tt.opts.BindAddress {
+				t.Errorf("bind address %s, want %s", got, tt.opts.BindAddress)
+			}
+		})
 	}
 }

@@ -3,10 +3,8 @@ package cli
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/go-logr/logr"
@@ -75,11 +73,11 @@ func gatewayRef(s string) (*modelservice.GatewayRef, error) {
 	if s == "" {
 		return nil, nil
 	}
-	ns, name, ok := strings.Cut(s, "/")
-	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("--gateway %q: give the Gateway as namespace/name, e.g. --gateway infra/public", s)
+	key, err := namespacedName("--gateway", s)
+	if err != nil {
+		return nil, err
 	}
-	return &modelservice.GatewayRef{Namespace: ns, Name: name}, nil
+	return &modelservice.GatewayRef{Namespace: key.Namespace, Name: key.Name}, nil
 }
 
 func operatorRun(opts *OperatorOptions) error {

@@ -24,7 +24,8 @@ const (
 type gatewayState struct {
 	gw        *gwv1.Gateway
 	key       types.NamespacedName
-	ip        string
+	ip        string // the listeners bind it
+	statusIP  string // status reports it
 	addrErr   string // why the requested address cannot be used
 	listeners []*listenerState
 }
@@ -59,6 +60,10 @@ func (l *listenerState) valid() bool {
 
 func (t *translation) gateway(gw *gwv1.Gateway) *gatewayState {
 	g := &gatewayState{gw: gw, key: key(gw), ip: t.in.BindAddress(gw)}
+	g.statusIP = g.ip
+	if f := t.in.StatusAddress; f != nil && f(gw) != "" {
+		g.statusIP = f(gw)
+	}
 	for _, a := range gw.Spec.Addresses {
 		if a.Type != nil && *a.Type != gwv1.IPAddressType {
 			g.addrErr = fmt.Sprintf("address type %s is not supported: use IPAddress", *a.Type)
@@ -68,7 +73,7 @@ func (t *translation) gateway(gw *gwv1.Gateway) *gatewayState {
 			g.addrErr = fmt.Sprintf("address %q is not an IP address", a.Value)
 			break
 		}
-		g.ip = a.Value
+		g.ip, g.statusIP = a.Value, a.Value
 		break // one address: the listeners bind it
 	}
 	for _, spec := range gw.Spec.Listeners {
@@ -226,7 +231,7 @@ func (g *gatewayState) status() *gwv1.GatewayStatus {
 			Reason: string(gwv1.GatewayReasonAddressNotUsable), Message: g.addrErr, ObservedGeneration: gen})
 		return st
 	}
-	st.Addresses = []gwv1.GatewayStatusAddress{{Type: ptr.To(gwv1.IPAddressType), Value: g.ip}}
+	st.Addresses = []gwv1.GatewayStatusAddress{{Type: ptr.To(gwv1.IPAddressType), Value: g.statusIP}}
 	invalid := 0
 	for _, l := range g.listeners {
 		programmed := cond(string(gwv1.ListenerConditionProgrammed), l.valid(), gwv1.ListenerReasonProgrammed, "", gen)

@@ -37,6 +37,10 @@ type Input struct {
 	// BindAddress is the IP a Gateway's listeners bind, and the address
 	// its status reports.
 	BindAddress func(*gwv1.Gateway) string
+	// StatusAddress, if set and not "", is the address status reports
+	// instead (the gateway's Service, when it runs behind one and binds
+	// every address of its pod).
+	StatusAddress func(*gwv1.Gateway) string
 }
 
 // Output is the data plane's Config and the status of each object.

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -35,14 +36,18 @@ type GatewayOptions struct {
 	MetricsAddress string
 	// BindAddress is the IP a Gateway without spec.addresses listens on.
 	BindAddress func(*gwv1.Gateway) string
+	// AddressService, if set, is the Service in front of the gateway,
+	// whose address Gateways without spec.addresses report.
+	AddressService *types.NamespacedName
 }
 
 // DefaultGateway is the Gateway skiff up answers on, of GatewayClass
 // skiff.
 type DefaultGateway struct {
 	Namespace, Name string
-	Address         string
-	Port            int32
+	// Address is its spec.addresses; "" leaves the address to the gateway.
+	Address string
+	Port    int32
 }
 
 // GatewayClassName is the GatewayClass of skiff's gateway.
@@ -95,7 +100,7 @@ func RunGateway(ctx context.Context, cfg *rest.Config, o GatewayOptions, ready f
 	if bind == nil {
 		bind = LoopbackAddress
 	}
-	r := &gwcontroller.Reconciler{Client: mgr.GetClient(), DataPlane: dp, BindAddress: bind}
+	r := &gwcontroller.Reconciler{Client: mgr.GetClient(), DataPlane: dp, BindAddress: bind, AddressService: o.AddressService}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("gateway controller: %w", err)
 	}
@@ -131,14 +136,21 @@ func applyDefaultGateway(ctx context.Context, c client.Client, d *DefaultGateway
 		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name},
 		Spec: gwv1.GatewaySpec{
 			GatewayClassName: GatewayClassName,
-			Addresses:        []gwv1.GatewaySpecAddress{{Type: ptr.To(gwv1.IPAddressType), Value: d.Address}},
 			Listeners: []gwv1.Listener{{
 				Name: "http", Protocol: gwv1.HTTPProtocolType, Port: gwv1.PortNumber(d.Port),
 				AllowedRoutes: &gwv1.AllowedRoutes{Namespaces: &gwv1.RouteNamespaces{From: ptr.To(gwv1.NamespacesFromAll)}},
 			}},
 		},
 	}
-	for _, o := range []client.Object{ns, class, gw} {
+	if d.Address != "" {
+		gw.Spec.Addresses = []gwv1.GatewaySpecAddress{{Type: ptr.To(gwv1.IPAddressType), Value: d.Address}}
+	}
+	objs := []client.Object{class, gw}
+	// A gateway in a cluster may read namespaces but not make them.
+	if err := c.Get(ctx, client.ObjectKeyFromObject(ns), &corev1.Namespace{}); err != nil {
+		objs = append([]client.Object{ns}, objs...)
+	}
+	for _, o := range objs {
 		if err := c.Patch(ctx, o, client.Apply, client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil { //nolint:staticcheck // a typed object applies as it is
 			return fmt.Errorf("apply %s %s: %w", o.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(o), err)
 		}

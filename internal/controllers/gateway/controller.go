@@ -35,6 +35,10 @@ type Reconciler struct {
 	DataPlane DataPlane
 	// BindAddress is the IP a Gateway without spec.addresses listens on.
 	BindAddress func(*gwv1.Gateway) string
+	// AddressService, if set, is the Service in front of the gateway's
+	// pods: its load balancer IP (or cluster IP) is the address status
+	// reports for Gateways without spec.addresses.
+	AddressService *types.NamespacedName
 }
 
 // everything is the one work item.
@@ -44,6 +48,8 @@ var everything = ctrl.Request{NamespacedName: types.NamespacedName{Name: "gatewa
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses/status;gateways/status;httproutes/status;grpcroutes/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=services;secrets;namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=get;list;watch
+// skiff gateway --default-gateway makes its GatewayClass and Gateway:
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways,verbs=create;patch
 
 // SetupWithManager watches every kind the translation reads.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
@@ -92,5 +98,28 @@ func (r *Reconciler) input(ctx context.Context) (*gateway.Input, error) {
 	}
 	in.GatewayClasses, in.Gateways, in.HTTPRoutes, in.GRPCRoutes = classes.Items, gateways.Items, http.Items, grpc.Items
 	in.ReferenceGrants, in.Services, in.EndpointSlices, in.Secrets, in.Namespaces = grants.Items, services.Items, endpoints.Items, secrets.Items, nss.Items
+	if key := r.AddressService; key != nil {
+		addr := serviceAddress(services.Items, *key)
+		in.StatusAddress = func(*gwv1.Gateway) string { return addr }
+	}
 	return in, nil
+}
+
+// serviceAddress is where a Service is reached from outside: its load
+// balancer's IP, else its cluster IP; "" while it has neither.
+func serviceAddress(svcs []corev1.Service, key types.NamespacedName) string {
+	for _, s := range svcs {
+		if s.Namespace != key.Namespace || s.Name != key.Name {
+			continue
+		}
+		for _, in := range s.Status.LoadBalancer.Ingress {
+			if in.IP != "" {
+				return in.IP
+			}
+		}
+		if s.Spec.ClusterIP != corev1.ClusterIPNone {
+			return s.Spec.ClusterIP
+		}
+	}
+	return ""
 }
