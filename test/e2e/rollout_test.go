@@ -29,9 +29,23 @@ class H(BaseHTTPRequestHandler):
 ThreadingHTTPServer(('', 8080), H).serve_forever()
 `
 
+// brokenServer answers every request 500, as a model server with a bug.
+const brokenServer = `from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        self.send_response(500)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+ThreadingHTTPServer(('', 8080), H).serve_forever()
+`
+
 // rollouts are TestModelServiceTraffic's rollout cases, on the same
 // skiff and under the same request loop: it starts with revision 2
-// stable and revision 3 an aborted shadow.
+// stable and revision 3 an aborted shadow; revisions 4 (slow canary), 5
+// (broken shadow), 6 (blue/green) and 7 (variant b) follow.
 func rollouts(t *testing.T, in *instance, models, base string, want oracle) {
 	patch := func(body string) { in.mustKubectl("patch", "modelservice", "housing", "--type=merge", "-p", body) }
 	traffic := func(summary string) {
@@ -64,13 +78,42 @@ func rollouts(t *testing.T, in *instance, models, base string, want oracle) {
 		in.waitJSONPath(t, 30*time.Second, "RolledBack", "get", "events", "--field-selector", "reason=RolledBack", "-o", "jsonpath={.items[0].reason}")
 	})
 
+	t.Run("a broken shadow never reaches a caller", func(t *testing.T) {
+		container, _ := json.Marshal(map[string]any{"name": "broken", "image": "python:3.11", "command": []string{"/usr/bin/python3", "-c", brokenServer}})
+		patch(`{"spec":{"rollout":null,"predictor":{"shadowTrafficPercent":100,"containers":[` + string(container) + `]}}}`)
+		traffic("housing-00002=100%,housing-00005=shadow 100%")
+		failed := func() int {
+			return atoi(in.gatewayMetric(t, `skiff_gateway_requests_total{backend="default/housing-00005:80",code="500",role="mirror",route="httproute/default/housing"}`))
+		}
+		before := failed()
+		for range 30 {
+			got, err := inferREST(base, "housing", want.Rows)
+			if err == nil {
+				err = sameNumbers(got, want.XGBv2)
+			}
+			if err != nil {
+				t.Fatalf("a caller saw the broken shadow: %v", err)
+			}
+		}
+		eventually(t, 10*time.Second, "the shadow's 500s are counted", func() error {
+			if after := failed(); after-before < 30 {
+				return fmt.Errorf("mirrored 500s went from %d to %d", before, after)
+			}
+			return nil
+		})
+		if out, err := in.skiff("rollout", "abort", "housing", "--kubeconfig", in.kubeconfig()); err != nil {
+			t.Fatalf("skiff rollout abort: %v\n%s", err, out)
+		}
+		traffic("housing-00002=100%,housing-00005=0%")
+	})
+
 	t.Run("blue/green switches at once and keeps the old revision", func(t *testing.T) {
 		seen := recordVersions(base, want.Rows[:1])
-		patch(`{"spec":{"rollout":{"strategy":"BlueGreen","steps":null,"analysis":null},"predictor":{"containers":null,"model":{"modelFormat":{"name":"xgboost"},"storageUri":"file://` + models + `/xgb-v1"}}}}`)
-		traffic("housing-00005=100%,housing-00002=0%")
-		onlyRevision(t, base, want.Rows[:1], "5")
+		patch(`{"spec":{"rollout":{"strategy":"BlueGreen","steps":null,"analysis":null},"predictor":{"canaryTrafficPercent":null,"containers":null,"model":{"modelFormat":{"name":"xgboost"},"storageUri":"file://` + models + `/xgb-v1"}}}}`)
+		traffic("housing-00006=100%,housing-00002=0%")
+		onlyRevision(t, base, want.Rows[:1], "6")
 		versions := seen()
-		if err := switchedOnce(versions, "2", "5"); err != nil {
+		if err := switchedOnce(versions, "2", "6"); err != nil {
 			t.Errorf("answers during the switch: %v", err)
 		}
 		if got := in.jsonpath("get", "deployment", "housing-00002", "-o", "jsonpath={.spec.replicas}"); got != "1" {
@@ -82,17 +125,17 @@ func rollouts(t *testing.T, in *instance, models, base string, want oracle) {
 		if out, err := in.skiff("rollout", "promote", "housing", "--kubeconfig", in.kubeconfig()); err != nil {
 			t.Fatalf("skiff rollout promote: %v\n%s", err, out)
 		}
-		traffic("housing-00005=100%")
-		in.waitJSONPath(t, 60*time.Second, "housing-00005", "get", "deployments", "-l", "ml.skiff.dev/modelservice=housing", "-o", "jsonpath={.items[*].metadata.name}")
+		traffic("housing-00006=100%")
+		in.waitJSONPath(t, 60*time.Second, "housing-00006", "get", "deployments", "-l", "ml.skiff.dev/modelservice=housing", "-o", "jsonpath={.items[*].metadata.name}")
 	})
 
 	t.Run("A/B variants are pinned by header and cookie", func(t *testing.T) {
-		patch(`{"spec":{"rollout":null,"traffic":[{"tag":"a","revisionName":"housing-00005","percent":50},{"tag":"b","latestRevision":true,"percent":50}],` +
+		patch(`{"spec":{"rollout":null,"traffic":[{"tag":"a","revisionName":"housing-00006","percent":50},{"tag":"b","latestRevision":true,"percent":50}],` +
 			`"predictor":{"model":{"storageUri":"file://` + models + `/xgb-v2"}}}}`)
-		traffic("a:housing-00005=50%,b:housing-00006=50%")
+		traffic("a:housing-00006=50%,b:housing-00007=50%")
 		url := base + "/v2/models/housing/infer"
 		for _, c := range []struct{ header, value, want string }{
-			{"x-variant", "b", "6"}, {"x-variant", "a", "5"}, {"Cookie", "theme=dark; x-variant=b", "6"}, {"Cookie", "x-variant=a", "5"},
+			{"x-variant", "b", "7"}, {"x-variant", "a", "6"}, {"Cookie", "theme=dark; x-variant=b", "7"}, {"Cookie", "x-variant=a", "6"},
 		} {
 			for range 30 {
 				got, _, err := postVersion(url, v2Body(want.Rows[:1]), c.header, c.value)
@@ -113,10 +156,10 @@ func rollouts(t *testing.T, in *instance, models, base string, want oracle) {
 			}
 		}
 		counts := versionCounts(t, base, "housing", want.Rows[:1], 200)
-		if counts["5"] < 60 || counts["6"] < 60 {
+		if counts["6"] < 60 || counts["7"] < 60 {
 			t.Errorf("200 requests without a variant split %v, want about half each", counts)
 		}
-		for _, rev := range []string{"housing-00005", "housing-00006"} {
+		for _, rev := range []string{"housing-00006", "housing-00007"} {
 			if n := atoi(in.gatewayMetric(t, `skiff_gateway_requests_total{backend="default/`+rev+`:80",code="200",role="primary",route="httproute/default/housing"}`)); n < 60 {
 				t.Errorf("the gateway counted %d answers of variant %s", n, rev)
 			}

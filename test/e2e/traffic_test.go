@@ -133,7 +133,7 @@ func TestModelServiceTraffic(t *testing.T) {
 		traffic("housing-00002=100%,housing-00003=0%")
 	})
 
-	// Revisions 4 (slow), 5 (blue/green) and 6 (variant b) follow.
+	// Revisions 4 (slow), 5 (broken shadow), 6 (blue/green) and 7 (variant b) follow.
 	rollouts(t, in, models, base, want)
 
 	t.Run("gateway metrics count requests per revision", func(t *testing.T) {
