@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -57,11 +58,11 @@ func newAnalyzer(url string) *analyzer {
 // judge returns a verdict on the canary's current window, or nil while the
 // window is too short or has too few requests (then why, in words).
 func (a *analyzer) judge(ctx context.Context, ms *mlv1.ModelService, spec *mlv1.AnalysisSpec, st *mlv1.RolloutStatus, stable string, now time.Time) (*mlv1.AnalysisResult, string, error) {
-	fams, err := a.scrape(ctx)
+	route := "httproute/" + ms.Namespace + "/" + ms.Name
+	fams, err := a.scrape(ctx, route)
 	if err != nil {
 		return nil, "", err
 	}
-	route := "httproute/" + ms.Namespace + "/" + ms.Name
 	canary := backendCounts(fams, route, backendName(ms.Namespace, st.Revision))
 	base := backendCounts(fams, route, backendName(ms.Namespace, stable))
 	key := fmt.Sprintf("%s/%d", st.Revision, st.Step)
@@ -123,9 +124,18 @@ func verdict(spec *mlv1.AnalysisSpec, canaryRev, stableRev string, c, s counts, 
 	return res
 }
 
-// scrape reads the gateway's metrics.
-func (a *analyzer) scrape(ctx context.Context) (map[string]*dto.MetricFamily, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url, nil)
+// scrape reads the gateway's metrics of one route (skiff's gateway serves
+// only its series when asked so; any other endpoint gives them all, and
+// backendCounts picks them out).
+func (a *analyzer) scrape(ctx context.Context, route string) (map[string]*dto.MetricFamily, error) {
+	u, err := url.Parse(a.url)
+	if err != nil {
+		return nil, fmt.Errorf("gateway metrics %s: %w", a.url, err)
+	}
+	q := u.Query()
+	q.Set("route", route)
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("gateway metrics %s: %w", a.url, err)
 	}

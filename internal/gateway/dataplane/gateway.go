@@ -16,7 +16,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // maxMirrorsInFlight bounds the mirror copies being sent at once; more
@@ -70,9 +69,7 @@ func New(log logr.Logger) *Gateway {
 }
 
 // Metrics serves the gateway's Prometheus metrics.
-func (g *Gateway) Metrics() http.Handler {
-	return promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{})
-}
+func (g *Gateway) Metrics() http.Handler { return MetricsHandler(g.registry) }
 
 // Apply makes cfg what the gateway serves: new listeners are bound, the
 // others get their new tables at once (requests in flight finish on the
