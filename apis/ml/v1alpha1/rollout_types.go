@@ -166,6 +166,9 @@ type RolloutStatus struct {
 type AnalysisResult struct {
 	// Time is the window's end.
 	Time metav1.Time `json:"time"`
+	// Step is the index of the step the window belongs to.
+	// +optional
+	Step int32 `json:"step,omitempty"`
 	// Canary and Stable are the two revisions' numbers in the window.
 	Canary RevisionMetrics `json:"canary"`
 	Stable RevisionMetrics `json:"stable"`

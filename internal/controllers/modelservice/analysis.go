@@ -42,6 +42,9 @@ type window struct {
 	key            string // revision and step the window belongs to
 	start          time.Time
 	canary, stable counts
+	// failed is a verdict that rolled the canary back, given again until
+	// status has it (a status write that failed must not lose it).
+	failed *mlv1.AnalysisResult
 }
 
 // counts are one backend's cumulative requests, 5xx answers and latency
@@ -71,19 +74,32 @@ func (a *analyzer) judge(ctx context.Context, ms *mlv1.ModelService, spec *mlv1.
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	w := a.windows[id]
+	if w != nil && w.key == key && w.failed != nil {
+		return w.failed, "", nil
+	}
+	// The messages name no counts, so status does not change with each look.
+	open := fmt.Sprintf("analysis window open: judged after %s with %d requests to %s", spec.Interval.Duration, spec.MinRequests, st.Revision)
 	if w == nil || w.key != key || canary.requests < w.canary.requests || base.requests < w.stable.requests {
 		a.windows[id] = &window{key: key, start: now, canary: canary, stable: base}
-		return nil, fmt.Sprintf("analysis window of %s started", st.Revision), nil
+		return nil, open, nil
 	}
 	c, s := canary.minus(w.canary), base.minus(w.stable)
-	if got := now.Sub(w.start); got < spec.Interval.Duration {
-		return nil, fmt.Sprintf("analysis window of %s: %s of %s, %d requests", st.Revision, got.Round(time.Second), spec.Interval.Duration, int64(c.requests)), nil
+	if now.Sub(w.start) < spec.Interval.Duration || int32(c.requests) < spec.MinRequests {
+		return nil, open, nil
 	}
-	if int32(c.requests) < spec.MinRequests {
-		return nil, fmt.Sprintf("waiting for %d requests to %s in the analysis window (it has %d)", spec.MinRequests, st.Revision, int64(c.requests)), nil
+	// The stable revision is the yardstick: with too few answers of its own
+	// (a canary at 100%) it cannot be one.
+	if st.Weight < 100 && int32(s.requests) < spec.MinRequests {
+		return nil, fmt.Sprintf("analysis window open: waiting for %d requests to the stable revision %s as well", spec.MinRequests, stable), nil
 	}
-	a.windows[id] = &window{key: key, start: now, canary: canary, stable: base}
-	return verdict(spec, st.Revision, stable, c, s, now), "", nil
+	res := verdict(spec, st.Revision, stable, c, s, now)
+	res.Step = st.Step
+	next := &window{key: key, start: now, canary: canary, stable: base}
+	if !res.Passed {
+		next.failed = res
+	}
+	a.windows[id] = next
+	return res, "", nil
 }
 
 // forget drops a ModelService's window (it was deleted or finished).

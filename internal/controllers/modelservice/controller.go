@@ -142,6 +142,9 @@ func podOwner(_ context.Context, o client.Object) []ctrl.Request {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var ms mlv1.ModelService
 	if err := r.Client.Get(ctx, req.NamespacedName, &ms); err != nil {
+		if apierrors.IsNotFound(err) && r.analyzer != nil {
+			r.analyzer.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ms.DeletionTimestamp.IsZero() {
@@ -177,10 +180,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.applyAutoscaler(ctx, &ms, dep); err != nil {
 		return r.failed(ctx, &ms, fmt.Errorf("autoscaler of modelservice %s: %w", req, err))
 	}
-	if ro := obs.rollout; ro != nil && ro.Phase == mlv1.RolloutSwitched {
-		if err := r.scaleDown(ctx, &ms, deps, obs.stable); err != nil {
-			return ctrl.Result{}, err
-		}
+	if err := r.blueGreenSize(ctx, &ms, obs.rollout, deps, dep, obs.stable); err != nil {
+		return ctrl.Result{}, err
 	}
 	// Only now that no route sends requests to them.
 	if err := r.prune(ctx, &ms, deps, obs.keep()); err != nil {

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 )
@@ -46,7 +45,9 @@ func (r *Reconciler) progress(ctx context.Context, ms *mlv1.ModelService, latest
 	}
 	switch verb, rev, _ := strings.Cut(ms.Annotations[AnnotationRolloutAction], ":"); {
 	case rev != latest:
-	case verb == "promote" && st.Phase != mlv1.RolloutPromoted:
+	case verb == "promote" && st.Phase != mlv1.RolloutPromoted && latestReady:
+		// (Until the latest is ready the request waits: promoting it would
+		// send every request to a revision that cannot answer.)
 		finish(st, mlv1.RolloutPromoted, "promoted on request (skiff rollout promote)", now)
 	case verb == "abort" && !ended(st.Phase):
 		finish(st, mlv1.RolloutAborted, "aborted on request (skiff rollout abort): the stable revision "+stable+" has all traffic", now)
@@ -72,6 +73,9 @@ func (r *Reconciler) canaryStep(ctx context.Context, ms *mlv1.ModelService, spec
 	if st.StepStartTime == nil {
 		startStep(st, spec, 0, now)
 	}
+	if last := int32(len(spec.Steps)) - 1; st.Step > last {
+		st.Step = last // the steps were shortened under it
+	}
 	pause := spec.Steps[st.Step].Pause.Duration
 	left := pause - now.Sub(st.StepStartTime.Time)
 	if a := spec.Analysis; a != nil {
@@ -88,6 +92,9 @@ func (r *Reconciler) canaryStep(ctx context.Context, ms *mlv1.ModelService, spec
 		return 0
 	}
 	startStep(st, spec, st.Step+1, now)
+	if a := spec.Analysis; a != nil {
+		return min(spec.Steps[st.Step].Pause.Duration, a.Interval.Duration)
+	}
 	return spec.Steps[st.Step].Pause.Duration
 }
 
@@ -108,14 +115,15 @@ func (r *Reconciler) analyse(ctx context.Context, ms *mlv1.ModelService, a *mlv1
 		st.LastAnalysis = res
 		if !res.Passed {
 			finish(st, mlv1.RolloutRolledBack, fmt.Sprintf("rolled back at %d%%: %s", st.Weight, res.Message), now)
-			r.analyzer.forget(types.NamespacedName{Namespace: ms.Namespace, Name: ms.Name})
 			return false, 0
 		}
 		st.Message = fmt.Sprintf("step %d of %d at %d%%: %s", st.Step+1, len(ms.Spec.Rollout.Steps), st.Weight, res.Message)
 	default:
 		st.Message = fmt.Sprintf("step %d of %d at %d%%: %s", st.Step+1, len(ms.Spec.Rollout.Steps), st.Weight, why)
 	}
-	passed := st.LastAnalysis != nil && st.LastAnalysis.Passed && !st.LastAnalysis.Time.Before(st.StepStartTime)
+	// Only a window of this step counts: the one that ended the last step
+	// says nothing of this weight.
+	passed := st.LastAnalysis != nil && st.LastAnalysis.Passed && st.LastAnalysis.Step == st.Step && !st.LastAnalysis.Time.Before(st.StepStartTime)
 	return !passed && now.Sub(st.StepStartTime.Time) >= ms.Spec.Rollout.Steps[st.Step].Pause.Duration, interval
 }
 
@@ -193,7 +201,8 @@ func (r *Reconciler) recordRollout(ms *mlv1.ModelService, old, now *mlv1.Rollout
 	}
 	same := old != nil && old.Revision == now.Revision
 	if same && old.Phase == now.Phase && old.Step == now.Step && (old.StepStartTime == nil) == (now.StepStartTime == nil) {
-		if a := now.LastAnalysis; a != nil && a.Passed && (old.LastAnalysis == nil || !old.LastAnalysis.Time.Equal(&a.Time)) {
+		// The first window a step passes; later ones only refresh status.
+		if a := now.LastAnalysis; a != nil && a.Passed && (old.LastAnalysis == nil || old.LastAnalysis.Step != a.Step || !old.LastAnalysis.Passed) {
 			r.Recorder.Eventf(ms, nil, corev1.EventTypeNormal, "AnalysisPassed", "Rollout", "%s", a.Message)
 		}
 		return

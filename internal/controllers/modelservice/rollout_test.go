@@ -151,9 +151,12 @@ func TestProgressiveRolloutPromotesAfterItsSteps(t *testing.T) {
 	if got := h.routeWeights("housing"); got != "housing-00002=20,housing-00001=80" {
 		t.Errorf("route before step 1's pause is over: %s", got)
 	}
-	h.at(30 * time.Second)
+	ms = h.at(30 * time.Second)
 	if got := h.routeWeights("housing"); got != "housing-00002=60,housing-00001=40" {
 		t.Fatalf("step 2's route: %s", got)
+	}
+	if a := ms.Status.Rollout.LastAnalysis; a.Step != 0 {
+		t.Errorf("the last analysis at step 2's start is of step %d, want step 1's (index 0)", a.Step)
 	}
 	ms = h.at(60 * time.Second)
 	if got := h.routeWeights("housing"); ms.Status.Rollout.Phase != mlv1.RolloutProgressing || got != "housing-00002=60,housing-00001=40" {
@@ -316,6 +319,9 @@ func TestBlueGreenSwitchesAtOnceAndKeepsTheOldRevision(t *testing.T) {
 	if got := h.routeWeights("housing"); got != "housing-00001=100,housing-00002=0" {
 		t.Errorf("route after switching back: %s", got)
 	}
+	if got := ptr.Deref(h.deployment("housing-00001").Spec.Replicas, 0); got != 3 {
+		t.Errorf("the blue revision runs %d pods after the switch back, want the green one's 3", got)
+	}
 	h.action("promote", "housing-00002")
 	ms = h.at(3 * time.Second)
 	if got := h.routeWeights("housing"); got != "housing-00002=100" || ms.Status.StableRevision != "housing-00002" {
@@ -370,8 +376,8 @@ func TestVariantsPinByHeaderAndCookie(t *testing.T) {
 	}
 	want := []string{
 		`x-variant=a -> housing-00001`,
-		`Cookie=(^|[;,]\s*)x-variant=a([;,]|$) -> housing-00001`,
 		`x-variant=b -> housing-00002`,
+		`Cookie=(^|[;,]\s*)x-variant=a([;,]|$) -> housing-00001`,
 		`Cookie=(^|[;,]\s*)x-variant=b([;,]|$) -> housing-00002`,
 		` -> housing-00001=30 x-variant=a; Path=/serving/ns/housing,housing-00002=70 x-variant=b; Path=/serving/ns/housing`,
 	}
@@ -415,3 +421,36 @@ func TestQuantileFromBuckets(t *testing.T) {
 }
 
 func inf() float64 { return math.Inf(1) }
+
+func TestRolloutPromoteWaitsForReadiness(t *testing.T) {
+	h := newRolloutHarness(t, newMS("housing").obj())
+	h.update("housing", func(ms *mlv1.ModelService) {
+		ms.Spec.Predictor.Model.StorageURI = "file:///srv/models/v2"
+		ms.Spec.Rollout = canarySteps()
+	})
+	h.reconcile("housing")
+	h.action("promote", "housing-00002")
+	ms := h.at(time.Second)
+	if got := h.routeWeights("housing"); got != "housing-00001=100" || ms.Status.Rollout.Phase != mlv1.RolloutProgressing {
+		t.Errorf("promote of a revision that is not ready: %s, route %s", ms.Status.Rollout.Phase, got)
+	}
+	h.addPod("housing", 2, true, nil)
+	if ms = h.at(2 * time.Second); h.routeWeights("housing") != "housing-00002=100" || ms.Status.Rollout.Phase != mlv1.RolloutPromoted {
+		t.Errorf("promote once ready: %s, route %s", ms.Status.Rollout.Phase, h.routeWeights("housing"))
+	}
+}
+
+func TestRolloutSurvivesShorterSteps(t *testing.T) {
+	h := newRolloutHarness(t, newMS("housing").obj())
+	h.newRevision(2, canarySteps())
+	h.at(0)
+	h.metrics.serve("housing-00002", 20, "200", 2*time.Millisecond)
+	h.metrics.serve("housing-00001", 80, "200", 2*time.Millisecond)
+	h.at(10 * time.Second)
+	h.at(30 * time.Second) // step 2 of 2
+	h.update("housing", func(ms *mlv1.ModelService) { ms.Spec.Rollout.Steps = ms.Spec.Rollout.Steps[:1] })
+	ms := h.at(31 * time.Second)
+	if ro := ms.Status.Rollout; ro.Phase != mlv1.RolloutProgressing || ro.Step != 0 {
+		t.Errorf("after the steps were cut to one: %s at step %d", ro.Phase, ro.Step)
+	}
+}

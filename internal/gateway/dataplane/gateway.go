@@ -61,6 +61,7 @@ func New(log logr.Logger) *Gateway {
 		Transport:      retrying{gw: g},
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   proxyError,
+		BufferPool:     newBufferPool(),
 		// Errors are answered (and counted); a backend closing a stream
 		// early is not the gateway's log to fill.
 		ErrorLog: stdlog.New(io.Discard, "", 0),
