@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/skiff-dev/skiff/internal/instance"
@@ -108,21 +107,12 @@ func namespacedName(flag, s string) (types.NamespacedName, error) {
 }
 
 func gatewayRun(opts *GatewayOptions) error {
-	handler, err := logHandler(opts.g.stderr, opts.LogFormat)
-	if err != nil {
-		return err
-	}
 	if err := opts.complete(); err != nil {
 		return err
 	}
-	cfg, _, err := clusterConfig(opts.Kubeconfig, "")
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(opts.ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	ctx = logr.NewContext(ctx, logr.FromSlogHandler(handler))
-	return operator.RunGateway(ctx, cfg, opts.Gateway, func() {
-		logr.FromContextOrDiscard(ctx).Info("gateway running", "version", instance.Version, "metrics", opts.Gateway.MetricsAddress)
+	return runAgainstCluster(opts.ctx, opts.g, opts.Kubeconfig, opts.LogFormat, func(ctx context.Context, cfg *rest.Config) error {
+		return operator.RunGateway(ctx, cfg, opts.Gateway, func() {
+			logr.FromContextOrDiscard(ctx).Info("gateway running", "version", instance.Version, "metrics", opts.Gateway.MetricsAddress)
+		})
 	})
 }

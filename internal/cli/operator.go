@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
 
 	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
 	"github.com/skiff-dev/skiff/internal/instance"
@@ -81,21 +82,29 @@ func gatewayRef(s string) (*modelservice.GatewayRef, error) {
 }
 
 func operatorRun(opts *OperatorOptions) error {
-	handler, err := logHandler(opts.g.stderr, opts.LogFormat)
-	if err != nil {
-		return err
-	}
+	var err error
 	if opts.Operator.ModelService.Gateway, err = gatewayRef(opts.Gateway); err != nil {
 		return err
 	}
-	cfg, _, err := clusterConfig(opts.Kubeconfig, "")
+	return runAgainstCluster(opts.ctx, opts.g, opts.Kubeconfig, opts.LogFormat, func(ctx context.Context, cfg *rest.Config) error {
+		return operator.Run(ctx, cfg, opts.Operator, func() {
+			logr.FromContextOrDiscard(ctx).Info("ML controllers running", "version", instance.Version)
+		})
+	})
+}
+
+// runAgainstCluster runs a long-lived part against the kubeconfig's (or
+// the pod's) cluster, logging in logFormat, until SIGINT or SIGTERM.
+func runAgainstCluster(parent context.Context, g *globals, kubeconfig, logFormat string, run func(context.Context, *rest.Config) error) error {
+	handler, err := logHandler(g.stderr, logFormat)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(opts.ctx, syscall.SIGINT, syscall.SIGTERM)
+	cfg, _, err := clusterConfig(kubeconfig, "")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ctx = logr.NewContext(ctx, logr.FromSlogHandler(handler))
-	return operator.Run(ctx, cfg, opts.Operator, func() {
-		logr.FromContextOrDiscard(ctx).Info("ML controllers running", "version", instance.Version)
-	})
+	return run(logr.NewContext(ctx, logr.FromSlogHandler(handler)), cfg)
 }

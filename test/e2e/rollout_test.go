@@ -196,26 +196,14 @@ func postVersion(url, body, header, value string) (string, string, error) {
 // sendUntil sends requests one after another (at most 2 minutes) until
 // the returned stop is called, which says how many failed.
 func sendUntil(url, body string) func() int {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
 	failed := 0
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			if _, err := post(url, body); err != nil {
-				failed++
-			}
+	stop := untilStopped(func() {
+		if _, err := post(url, body); err != nil {
+			failed++
 		}
-	}()
+	})
 	return func() int {
-		close(done)
-		wg.Wait()
+		stop()
 		return failed
 	}
 }
@@ -224,9 +212,26 @@ func sendUntil(url, body string) func() int {
 // and returns a function that stops and gives the versions that answered,
 // in order ("error" for a failure).
 func recordVersions(base string, rows [][]float64) func() []string {
+	var seen []string
+	stop := untilStopped(func() {
+		v, _, err := postVersion(base+"/v2/models/housing/infer", v2Body(rows), "", "")
+		if err != nil {
+			v = "error"
+		}
+		seen = append(seen, v)
+		time.Sleep(20 * time.Millisecond)
+	})
+	return func() []string {
+		stop()
+		return seen
+	}
+}
+
+// untilStopped calls each again and again in a goroutine, for 2 minutes
+// at most, until the returned stop is called (which waits for it).
+func untilStopped(each func()) func() {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	var seen []string
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -236,18 +241,12 @@ func recordVersions(base string, rows [][]float64) func() []string {
 				return
 			default:
 			}
-			v, _, err := postVersion(base+"/v2/models/housing/infer", v2Body(rows), "", "")
-			if err != nil {
-				v = "error"
-			}
-			seen = append(seen, v)
-			time.Sleep(20 * time.Millisecond)
+			each()
 		}
 	}()
-	return func() []string {
+	return func() {
 		close(done)
 		wg.Wait()
-		return seen
 	}
 }
 
