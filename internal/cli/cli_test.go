@@ -447,3 +447,12 @@ func TestGatewayFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestDownSaysItStopsAForegroundSkiffToo: skiff down stops whichever
+// skiff runs on the data dir, and its help must say so (issue 16).
+func TestDownSaysItStopsAForegroundSkiffToo(t *testing.T) {
+	t.Parallel()
+	if short := NewCmdDown(&globals{}, nil).Short; !strings.Contains(short, "another terminal") {
+		t.Errorf("skiff down's help: %q", short)
+	}
+}

@@ -22,7 +22,7 @@ func NewCmdDown(g *globals, runF func(*DownOptions) error) *cobra.Command {
 	opts := &DownOptions{g: g, Timeout: 60 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "down",
-		Short: "Stop a skiff started with 'skiff up --detach'; every object is kept for the next 'skiff up'",
+		Short: "Stop the skiff of the data dir, detached ('skiff up -d') or running in another terminal; every object is kept for the next 'skiff up'",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if runF != nil {

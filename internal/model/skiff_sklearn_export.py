@@ -74,9 +74,21 @@ def _scaler(step):
     return None
 
 
+def _xgboost_hint(est):
+    """The way to serve an XGBoost model, which skiff reads natively."""
+    if type(est).__module__.split(".")[0] == "xgboost":
+        return ("%s is an XGBoost model, which skiff serves as it is: save it with "
+                "model.save_model(\"model.json\") and serve that file with modelFormat xgboost "
+                "(skiff serve model.json --format xgboost)" % type(est).__name__)
+    return None
+
+
 def export(est, features=None):
     """Return the JSON-ready dict for a fitted estimator or a Pipeline of
     scalers (StandardScaler, MinMaxScaler, MaxAbsScaler) and an estimator."""
+    hint = _xgboost_hint(est)
+    if hint:
+        raise ExportError(hint)
     name = type(est).__name__
     if name == "Pipeline":
         steps = [s for _, s in est.steps if s not in (None, "passthrough")]
@@ -209,8 +221,12 @@ def main(argv=None):
         print("error: %s cannot read %s: %s (install python3-sklearn, or run the exporter with the "
               "Python that fitted the model: skiff export-sklearn --python PATH)" % (sys.executable, args.model, e), file=sys.stderr)
         return 1
-    except (OSError, pickle.UnpicklingError, EOFError) as e:
+    except OSError as e:
         print("error: cannot read %s: %s" % (args.model, e), file=sys.stderr)
+        return 1
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError) as e:
+        print("error: %s is not a pickle or joblib file (%s): give the file that pickle.dump or "
+              "joblib.dump wrote" % (args.model, e), file=sys.stderr)
         return 1
     features = args.features.split(",") if args.features else None
     if isinstance(obj, dict):

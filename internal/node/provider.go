@@ -84,6 +84,14 @@ func (p *provider) GetContainerLogs(ctx context.Context, namespace, pod, contain
 	case opts.SinceSeconds > 0:
 		lo.Since = time.Now().Add(-time.Duration(opts.SinceSeconds) * time.Second)
 	}
+	// Checked before the stream starts, so kubectl prints the reason (a
+	// 400 or 404, as the kubelet answers) rather than an InternalError.
+	if err := p.rt.CheckLogs(namespace, pod, container, opts.Previous); err != nil {
+		if errors.Is(err, podruntime.ErrNoSuchPod) {
+			return nil, errdefs.AsNotFound(err)
+		}
+		return nil, errdefs.AsInvalidInput(err)
+	}
 	r, w := io.Pipe()
 	go func() {
 		w.CloseWithError(p.rt.Logs(ctx, namespace, pod, container, lo, opts.Previous, w))

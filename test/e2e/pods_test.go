@@ -67,6 +67,28 @@ func TestSeed000PythonPod(t *testing.T) {
 		}
 		return nil
 	})
+	t.Run("logs of a container not started say why", func(t *testing.T) {
+		in.apply(t, `apiVersion: v1
+kind: Pod
+metadata: {name: waits}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  initContainers: [{name: first, image: busybox, command: [sleep, "60"]}]
+  containers: [{name: main, image: busybox, command: [echo, hi]}]
+`)
+		eventually(t, 30*time.Second, "the init container runs", func() error {
+			if got := in.jsonpath("get", "pod", "waits", "-o", "jsonpath={.status.initContainerStatuses[0].state.running}"); got == "" {
+				return fmt.Errorf("not running yet")
+			}
+			return nil
+		})
+		out, err := in.kubectl("logs", "waits", "-c", "main")
+		if err == nil || !strings.Contains(out, `container "main" in pod "waits" has not started yet`) || strings.Contains(out, "InternalError") {
+			t.Errorf("kubectl logs of a container not started: %v\n%s", err, out)
+		}
+		in.mustKubectl("delete", "pod", "waits", "--wait", "--timeout=30s")
+	})
 }
 
 // TestPodsRunAsProcesses covers a Deployment's pods, exec, failures and
