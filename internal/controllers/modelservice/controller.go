@@ -237,7 +237,8 @@ func (r *Reconciler) failed(ctx context.Context, ms *mlv1.ModelService, err erro
 	}
 	meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{Type: mlv1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: err.Error(), ObservedGeneration: ms.Generation})
 	ms.Status.ObservedGeneration = ms.Generation
-	// The object in the way is not ours, so its removal wakes nothing: look again.
+	// Neither the removal of an object that is not ours nor a fix elsewhere
+	// wakes this ModelService: look again.
 	return ctrl.Result{RequeueAfter: 30 * time.Second}, ignoreConflict(r.Client.Status().Update(ctx, ms))
 }
 
