@@ -12,6 +12,7 @@ import (
 	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -50,7 +51,9 @@ type Config struct {
 	// BuiltinImages are images the node knows without images.yaml
 	// (skiff's own image: this binary).
 	BuiltinImages []images.Image
-	Version       string // reported as the kubelet version
+	// Self is the skiff binary that image maps' "skiff" commands run.
+	Self    string
+	Version string // reported as the kubelet version
 	// Sandboxes runs each container in its own namespaces and root; else
 	// containers are plain process groups on the host.
 	Sandboxes bool
@@ -74,6 +77,7 @@ type Node struct {
 	events  record.EventBroadcaster
 	client  kubernetes.Interface
 	history *history
+	images  *imageMap
 	log     logr.Logger
 }
 
@@ -95,13 +99,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	imageFile := filepath.Join(cfg.DataDir, "images.yaml")
-	imgs, err := newImageMap(imageFile, cfg.BuiltinImages, cfg.Progress)
-	if err != nil {
-		return nil, fmt.Errorf("%w (fix or move %s)", err, imageFile)
-	}
 	events := record.NewBroadcaster()
 	recorder := events.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.Name})
+	imgs, err := newImageMap(cfg.DataDir, cfg.Self, cfg.BuiltinImages, cfg.Progress)
+	if err != nil {
+		return nil, fmt.Errorf("%w (fix or move it)", err)
+	}
+	imgs.event = nodeEvents(recorder, cfg.Name)
 	vols := newVolumes(client, inst.memoryRoot, spec.Status.Allocatable)
 	rc := runtimeConfig(cfg, inst)
 	rc.GPUs, rc.Images, rc.Volumes = gpus, imgs.lookup, vols.prepare
@@ -124,7 +128,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, inst: inst, runtime: rt, vk: vk, events: events, client: client, history: hist, log: log}, nil
+	return &Node{cfg: cfg, inst: inst, runtime: rt, vk: vk, events: events, client: client, history: hist, images: imgs, log: log}, nil
 }
 
 // newClient is the node's own client, paced for bursts of pod status
@@ -222,6 +226,15 @@ func recordTo(recorder record.EventRecorder) podruntime.Recorder {
 	}
 }
 
+// nodeEvents records events on the Node, as the kubelet does (its
+// events' UID is the node's name).
+func nodeEvents(recorder record.EventRecorder, name string) func(eventType, reason, message string) {
+	ref := &corev1.ObjectReference{Kind: "Node", Name: name, UID: types.UID(name)}
+	return func(eventType, reason, message string) {
+		recorder.Event(ref, eventType, reason, message)
+	}
+}
+
 // sweepCgroups kills what a crashed skiff left in its cgroups and removes
 // them. A container whose start was under way when skiff died may exec its
 // command just after a sweep, so it sweeps until the tree is gone.
@@ -262,6 +275,7 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- n.vk.Run(ctx) }()
 	go n.history.run(ctx, historyPeriod, n.runtime.Usage)
+	go n.images.watch(ctx, imageMapPeriod)
 	select {
 	case <-n.vk.Ready():
 		if ready != nil {

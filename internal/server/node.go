@@ -41,7 +41,8 @@ func runNode(ctx context.Context, h *house, ready func()) error {
 		Hidden:     []string{h.volumesDir()},
 		// skiff's image means this binary, so the ML controllers' model
 		// servers need no image map.
-		BuiltinImages: []images.Image{{Pattern: instance.ImageRepository + ":*", Command: []string{self}}},
+		BuiltinImages: []images.Image{{Pattern: instance.ImageRepository + ":*", Command: []string{self}, Source: "built-in"}},
+		Self:          self,
 		Version:       instance.CurrentVersions().Kubernetes,
 		Sandboxes:     caps.Sandboxes.OK,
 		Cgroups:       caps.Cgroups.OK,

@@ -77,9 +77,8 @@ func prepare(o cluster.Options, report *progress.Reporter) (_ *house, err error)
 		return nil, err
 	}
 	// A broken image map is refused before anything starts.
-	imageFile := filepath.Join(h.layout.Root, "images.yaml")
-	if _, err := images.Load(imageFile); err != nil {
-		return nil, fmt.Errorf("%w (fix or move %s)", err, imageFile)
+	if _, err := images.LoadAll(h.layout.Root, ""); err != nil {
+		return nil, fmt.Errorf("%w (fix or move it; the map is in %s)", err, h.layout.Root)
 	}
 	if h.logFile, err = cluster.OpenComponentLog(h.layout); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -444,14 +445,27 @@ func (pr *podRun) supervise(c *corev1.Container, kind containerKind) int {
 	}
 }
 
+// pulled says, in the events where a kubelet says it pulled the image, what
+// the image stands for here, and what is wrong with the image map.
+func (pr *podRun) pulled(c *corev1.Container) {
+	img, ok := pr.rt.image(c.Image)
+	switch {
+	case ok && img.Dir != "":
+		pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: %s maps it to %s", c.Image, img.Source, img.Dir)
+	case ok:
+		pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: %s maps it to the host's %s", c.Image, img.Source, strings.Join(append(slices.Clone(img.Command), img.Args...), " "))
+	default:
+		pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: the skiff node runs containers as local processes", c.Image)
+	}
+	if img.Note != "" {
+		pr.event(corev1.EventTypeWarning, "ImageMapWarning", "%s", img.Note)
+	}
+}
+
 // runOnce starts one instance of c and waits for it to end.
 func (pr *podRun) runOnce(c *corev1.Container, kind containerKind, restarts int, statuses func(*corev1.PodStatus) *[]corev1.ContainerStatus) (int, *corev1.ContainerStateTerminated) {
 	if restarts == 0 {
-		if img, ok := pr.rt.image(c.Image); ok && img.Dir != "" {
-			pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: images.yaml maps it to %s", c.Image, img.Dir)
-		} else {
-			pr.event(corev1.EventTypeNormal, "Pulled", "Image %q is not pulled: the skiff node runs containers as local processes", c.Image)
-		}
+		pr.pulled(c)
 	}
 	inst, err := pr.start(c, restarts)
 	now := metav1.NewTime(pr.rt.now())

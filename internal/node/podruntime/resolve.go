@@ -132,6 +132,9 @@ func imagePaths(c *corev1.Container, img images.Image) []string {
 	if len(c.Command) == 0 && len(img.Command) > 0 && filepath.IsAbs(img.Command[0]) {
 		out = append(out, img.Command[0])
 	}
+	if len(c.Command) == 0 && len(c.Args) == 0 && len(img.Command) == 0 && len(img.Args) > 0 && filepath.IsAbs(img.Args[0]) {
+		out = append(out, img.Args[0])
+	}
 	return out
 }
 
@@ -181,20 +184,29 @@ func containerEnv(pod *corev1.Pod, c *corev1.Container, img images.Image, home s
 	return env, list
 }
 
-// argv builds the command line. Without an image entrypoint (a process
-// node has none), args alone are the command, as when a Docker image has
-// only a CMD.
+// argv builds the command line as a container runtime does from the
+// image's ENTRYPOINT (the map's command) and CMD (its args): the
+// container's command replaces both, its args replace the CMD. Without an
+// entrypoint, args alone are the command, as when a Docker image has only
+// a CMD.
 func argv(c *corev1.Container, img images.Image, env map[string]string) ([]string, error) {
-	command := c.Command
+	command, args := c.Command, c.Args
 	if len(command) == 0 {
-		command = img.Command // the mapped image's entrypoint
+		command = img.Command
+		if len(args) == 0 {
+			args = img.Args
+		}
 	}
 	var out []string
-	for _, s := range append(append([]string{}, command...), c.Args...) {
+	for _, s := range append(append([]string{}, command...), args...) {
 		out = append(out, expand(s, env))
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: container %q (image %q) sets no command or args, and a process node cannot read an image's entrypoint; set command, or map the image in images.yaml", ErrNoCommand, c.Name, c.Image)
+		msg := fmt.Sprintf("container %q (image %q) sets no command or args, and a process node cannot read an image's entrypoint; set command, or map the image in a file of images.d/ in skiff's data dir", c.Name, c.Image)
+		if img.Note != "" {
+			msg += " (" + img.Note + ")"
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNoCommand, msg)
 	}
 	return out, nil
 }

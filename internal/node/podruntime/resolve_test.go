@@ -175,7 +175,7 @@ func TestResolveRefuses(t *testing.T) {
 		wantMsg string
 	}{
 		{name: "no command", config: func(*Config) {}, pod: newPod("p").container("main"),
-			wantIs: ErrNoCommand, wantMsg: "map the image in images.yaml"},
+			wantIs: ErrNoCommand, wantMsg: "map the image in a file of images.d/"},
 		{name: "no such binary", config: func(*Config) {}, pod: newPod("p").container("main", "no-such-binary-here"),
 			wantMsg: "not found in $PATH"},
 		{name: "runAsNonRoot as root", config: func(*Config) {},
@@ -248,3 +248,39 @@ var defaultPrivileges = &sandbox.Privileges{Capabilities: []capability.Cap{
 	capability.CAP_NET_BIND_SERVICE, capability.CAP_NET_RAW, capability.CAP_SYS_CHROOT, capability.CAP_MKNOD,
 	capability.CAP_AUDIT_WRITE, capability.CAP_SETFCAP,
 }, NoNewPrivs: true}
+
+func TestArgvFollowsEntrypointAndCmd(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"PORT": "80"}
+	image := images.Image{Command: []string{"/entry"}, Args: []string{"serve", "$(PORT)"}}
+	cmdOnly := images.Image{Args: []string{"nginx", "-g", "daemon off;"}}
+	tests := []struct {
+		name          string
+		command, args []string
+		img           images.Image
+		want          []string
+	}{
+		{name: "the image's entrypoint and cmd", img: image, want: []string{"/entry", "serve", "80"}},
+		{name: "args replace the cmd", args: []string{"check"}, img: image, want: []string{"/entry", "check"}},
+		{name: "command replaces both", command: []string{"sh"}, img: image, want: []string{"sh"}},
+		{name: "command and args", command: []string{"sh"}, args: []string{"-c", "x"}, img: image, want: []string{"sh", "-c", "x"}},
+		{name: "a cmd-only image", img: cmdOnly, want: []string{"nginx", "-g", "daemon off;"}},
+		{name: "args alone are the command", args: []string{"python3", "-V"}, img: cmdOnly, want: []string{"python3", "-V"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &corev1.Container{Name: "main", Image: "x", Command: tt.command, Args: tt.args}
+			got, err := argv(c, tt.img, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("argv (-want +got):\n%s", diff)
+			}
+		})
+	}
+	_, err := argv(&corev1.Container{Name: "web", Image: "nginx"}, images.Image{Note: "the host has no nginx (Debian package nginx-light)"}, env)
+	if !errors.Is(err, ErrNoCommand) || !strings.Contains(err.Error(), "the host has no nginx (Debian package nginx-light)") {
+		t.Errorf("argv without a command = %v, want ErrNoCommand with the lookup's note", err)
+	}
+}
