@@ -29,6 +29,8 @@ import (
 type kubeletAPI struct {
 	mux  *http.ServeMux
 	auth nodeutil.Auth
+	// running says why a container cannot take an exec or attach session.
+	running func(namespace, pod, container string) error
 }
 
 func newKubeletAPI(cfg Config, client kubernetes.Interface, rt *podruntime.Runtime, hist *history) (kubeletAPI, error) {
@@ -44,7 +46,7 @@ func newKubeletAPI(cfg Config, client kubernetes.Interface, rt *podruntime.Runti
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	mux.Handle(UsagePath, hist)
-	return kubeletAPI{mux: mux, auth: auth}, nil
+	return kubeletAPI{mux: mux, auth: auth, running: rt.CheckRunning}, nil
 }
 
 // kubeletAuth authenticates callers as a kubelet does: client
@@ -74,7 +76,7 @@ func newVirtualNode(cfg Config, client kubernetes.Interface, spec *corev1.Node, 
 			c.NodeSpec = *spec
 			c.EventRecorder = recorder
 			c.HTTPListenAddr = net.JoinHostPort(cfg.InternalIP.String(), strconv.Itoa(cfg.Port))
-			c.Handler = nodeutil.WithAuth(api.auth, api.mux)
+			c.Handler = nodeutil.WithAuth(api.auth, checkStreams(api.running, api.mux))
 			c.NumWorkers = 10
 			c.StreamIdleTimeout = 4 * time.Hour
 			c.StreamCreationTimeout = 30 * time.Second

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +11,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/remotecommand"
 )
 
 // TestSeed000PythonPod walks through the seed's first pod, as its README does.
@@ -87,7 +95,23 @@ spec:
 		if err == nil || !strings.Contains(out, `container "main" in pod "waits" has not started yet`) || strings.Contains(out, "InternalError") {
 			t.Errorf("kubectl logs of a container not started: %v\n%s", err, out)
 		}
+		out, err = in.kubectl("exec", "waits", "-c", "main", "--", "true")
+		if err == nil || !strings.Contains(out, `container "main" in pod default/waits is not running: PodInitializing`) || strings.Contains(out, "InternalError") {
+			t.Errorf("kubectl exec into a container not started: %v\n%s", err, out)
+		}
 		in.mustKubectl("delete", "pod", "waits", "--wait", "--timeout=30s")
+	})
+	t.Run("attach to a pod that ended says why", func(t *testing.T) {
+		in.mustKubectl("run", "ended", "--image=busybox", "--restart=Never", "--", "echo", "bye")
+		in.waitPhase(t, "ended", "Succeeded")
+		// kubectl attach refuses an ended pod itself; kubectl run -ti meets
+		// the node's answer when the pod ends between its look and the
+		// attach: the same request.
+		out, err := in.attachRaw(t, "default", "ended", "ended")
+		if err == nil || !strings.Contains(out, `container "ended" in pod default/ended is not running: it ended (Completed, exit code 0)`) || strings.Contains(out, "InternalError") {
+			t.Errorf("kubectl attach to an ended pod: %v\n%s", err, out)
+		}
+		in.mustKubectl("delete", "pod", "ended", "--wait", "--timeout=30s")
 	})
 }
 
@@ -213,4 +237,31 @@ func skiffCgroups() []string {
 		found = append(found, m...)
 	}
 	return found
+}
+
+// attachRaw opens an attach session as kubectl does once it has decided
+// to attach, and returns the error's text.
+func (in *instance) attachRaw(t *testing.T, namespace, pod, container string) (string, error) {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", in.kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := client.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("attach").
+		VersionedParams(&corev1.PodAttachOptions{Container: container, Stdout: true}, scheme.ParameterCodec)
+	exec, err := remotecommand.NewSPDYExecutor(cfg, "POST", req.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: io.Discard})
+	if err != nil {
+		return err.Error(), err
+	}
+	return "", nil
 }

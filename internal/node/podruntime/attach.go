@@ -206,9 +206,9 @@ func (con *console) resize(sizes <-chan [2]uint16) {
 // output, as `kubectl attach` and `kubectl run -ti` do; it returns when
 // the container ends or the session does.
 func (r *Runtime) Attach(ctx context.Context, namespace, pod, container string, stdio ExecIO) error {
-	pr := r.lookup(namespace, pod)
-	if pr == nil {
-		return fmt.Errorf("pod %s/%s is not running on this node", namespace, pod)
+	pr, err := r.running(namespace, pod, container)
+	if err != nil {
+		return err
 	}
 	pr.mu.Lock()
 	inst := pr.instances[container]

@@ -35,27 +35,50 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("command terminated with exit code %d", e.Code)
 }
 
-// Exec runs cmd in the container's environment (its env, working dir and,
-// once sandboxes exist, its namespaces) and returns an *ExitError for a
-// non-zero exit.
-func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cmd []string, stdio ExecIO) error {
+// CheckRunning says why a container cannot take an exec or attach
+// session, if it cannot: asked before the session's stream is upgraded, so
+// the answer can be an HTTP status with the reason, as the kubelet's is.
+// A pod that is not on this node is ErrNoSuchPod.
+func (r *Runtime) CheckRunning(namespace, pod, container string) error {
+	_, err := r.running(namespace, pod, container)
+	return err
+}
+
+// running finds a running container: a regular one, or an init container
+// while it runs (a sidecar).
+func (r *Runtime) running(namespace, pod, container string) (*podRun, error) {
 	pr := r.lookup(namespace, pod)
 	if pr == nil {
-		return fmt.Errorf("pod %s/%s is not running on this node", namespace, pod)
+		return nil, fmt.Errorf("pod %s/%s is %w", namespace, pod, ErrNoSuchPod)
 	}
 	p := pr.snapshot()
-	// Regular containers, and init containers while they run (sidecars).
 	var cs *corev1.ContainerStatus
 	for _, list := range [][]corev1.ContainerStatus{p.Status.ContainerStatuses, p.Status.InitContainerStatuses} {
 		if s := find(list, container); s != nil {
 			cs = s
 		}
 	}
-	if cs == nil {
-		return fmt.Errorf("container %q not found in pod %s/%s", container, namespace, pod)
+	switch {
+	case cs == nil:
+		return nil, fmt.Errorf("container %q not found in pod %s/%s", container, namespace, pod)
+	case cs.State.Terminated != nil:
+		t := cs.State.Terminated
+		return nil, fmt.Errorf("container %q in pod %s/%s is not running: it ended (%s, exit code %d); kubectl logs %s -c %s shows its output", container, namespace, pod, t.Reason, t.ExitCode, pod, container)
+	case cs.State.Waiting != nil:
+		return nil, fmt.Errorf("container %q in pod %s/%s is not running: %s", container, namespace, pod, cs.State.Waiting.Reason)
+	case cs.State.Running == nil:
+		return nil, fmt.Errorf("container %q in pod %s/%s is not running", container, namespace, pod)
 	}
-	if cs.State.Running == nil {
-		return fmt.Errorf("container %q in pod %s/%s is not running", container, namespace, pod)
+	return pr, nil
+}
+
+// Exec runs cmd in the container's environment (its env, working dir and,
+// once sandboxes exist, its namespaces) and returns an *ExitError for a
+// non-zero exit.
+func (r *Runtime) Exec(ctx context.Context, namespace, pod, container string, cmd []string, stdio ExecIO) error {
+	pr, err := r.running(namespace, pod, container)
+	if err != nil {
+		return err
 	}
 	if len(cmd) == 0 {
 		return errors.New("no command given")
