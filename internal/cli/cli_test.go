@@ -174,7 +174,7 @@ func TestParseOtherCommands(t *testing.T) {
 		{
 			name: "recommend",
 			args: []string{"recommend", "deploy/api", "-n", "team-a", "--kubeconfig", "/k"},
-			want: RecommendOptions{Target: "deploy/api", Namespace: "team-a", Kubeconfig: "/k"},
+			want: RecommendOptions{Target: "deploy/api", Namespace: "team-a", Kubeconfig: "/k", MinCPU: "25m", MinMemory: "250Mi"},
 		},
 		{
 			name: "export-sklearn",

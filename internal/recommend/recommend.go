@@ -36,11 +36,24 @@ var Default = Method{CPUPercentile: 0.9, MemoryPercentile: 0.9, Margin: 0.15, Mi
 
 // Recommendation for one container.
 type Recommendation struct {
-	CPU     resource.Quantity `json:"cpu"`
-	Memory  resource.Quantity `json:"memory"`
-	Samples int               `json:"samples"`
-	From    time.Time         `json:"from"`
-	To      time.Time         `json:"to"`
+	CPU    resource.Quantity `json:"cpu"`
+	Memory resource.Quantity `json:"memory"`
+	// CPUAtFloor and MemoryAtFloor say the floor, not the usage, set the
+	// number (the usage plus margin was below it).
+	CPUAtFloor    bool      `json:"cpuAtFloor,omitempty"`
+	MemoryAtFloor bool      `json:"memoryAtFloor,omitempty"`
+	Observed      Usage     `json:"observed"`
+	Samples       int       `json:"samples"`
+	From          time.Time `json:"from"`
+	To            time.Time `json:"to"`
+}
+
+// Usage is what the samples saw, for people to weigh the advice against.
+type Usage struct {
+	CPUP50    resource.Quantity `json:"cpuP50"`
+	CPUP90    resource.Quantity `json:"cpuP90"`
+	MemoryP50 resource.Quantity `json:"memoryP50"`
+	MemoryP90 resource.Quantity `json:"memoryP90"`
 }
 
 // ErrTooFewSamples means the window holds too little to go on.
@@ -58,13 +71,24 @@ func (m Method) For(samples []Sample) (Recommendation, error) {
 		cpu[i], mem[i] = s.CPUMillicores, s.WorkingSetBytes
 		from, to = minTime(from, s.Time), maxTime(to, s.Time)
 	}
-	c := max(withMargin(percentile(cpu, m.CPUPercentile), m.Margin), m.MinCPUMillicores)
-	b := max(withMargin(percentile(mem, m.MemoryPercentile), m.Margin), m.MinMemoryBytes)
+	c := withMargin(percentile(cpu, m.CPUPercentile), m.Margin)
+	b := withMargin(percentile(mem, m.MemoryPercentile), m.Margin)
 	return Recommendation{
-		CPU:     *resource.NewMilliQuantity(c, resource.DecimalSI),
-		Memory:  *resource.NewQuantity(roundMi(b), resource.BinarySI),
+		CPU:        millicores(max(c, m.MinCPUMillicores)),
+		Memory:     mebibytes(max(b, m.MinMemoryBytes)),
+		CPUAtFloor: c < m.MinCPUMillicores, MemoryAtFloor: b < m.MinMemoryBytes,
+		Observed: Usage{
+			CPUP50: millicores(percentile(cpu, 0.5)), CPUP90: millicores(percentile(cpu, 0.9)),
+			MemoryP50: mebibytes(percentile(mem, 0.5)), MemoryP90: mebibytes(percentile(mem, 0.9)),
+		},
 		Samples: len(samples), From: from, To: to,
 	}, nil
+}
+
+func millicores(m int64) resource.Quantity { return *resource.NewMilliQuantity(m, resource.DecimalSI) }
+
+func mebibytes(b int64) resource.Quantity {
+	return *resource.NewQuantity(roundMi(b), resource.BinarySI)
 }
 
 // percentile is the nearest-rank percentile of v (sorted in place).

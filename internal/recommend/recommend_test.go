@@ -19,26 +19,42 @@ func samples(pairs ...[2]int64) []Sample {
 }
 
 func TestFor(t *testing.T) {
+	type advice struct {
+		CPU, Memory                    string
+		CPUAtFloor, MemoryAtFloor      bool
+		CPUP50, CPUP90, MemP50, MemP90 string
+	}
+	lowFloors := Default
+	lowFloors.MinCPUMillicores, lowFloors.MinMemoryBytes = 1, 16<<20
+	idle := samples([2]int64{1, 10}, [2]int64{0, 10}, [2]int64{2, 11}, [2]int64{1, 10})
 	tests := []struct {
-		name        string
-		in          []Sample
-		cpu, memory string
+		name   string
+		method Method
+		in     []Sample
+		want   advice
 	}{
 		// Ten samples: the 90th percentile is the 9th value, plus 15%.
-		{"busy", samples([2]int64{100, 300}, [2]int64{200, 300}, [2]int64{300, 310}, [2]int64{400, 320}, [2]int64{500, 330},
-			[2]int64{600, 340}, [2]int64{700, 350}, [2]int64{800, 360}, [2]int64{900, 380}, [2]int64{1000, 1000}), "1035m", "437Mi"},
-		// Idle: the floors.
-		{"idle", samples([2]int64{1, 10}, [2]int64{0, 10}, [2]int64{2, 11}, [2]int64{1, 10}), "25m", "250Mi"},
+		{"busy", Default, samples([2]int64{100, 300}, [2]int64{200, 300}, [2]int64{300, 310}, [2]int64{400, 320}, [2]int64{500, 330},
+			[2]int64{600, 340}, [2]int64{700, 350}, [2]int64{800, 360}, [2]int64{900, 380}, [2]int64{1000, 1000}),
+			advice{CPU: "1035m", Memory: "437Mi", CPUP50: "500m", CPUP90: "900m", MemP50: "330Mi", MemP90: "380Mi"}},
+		// Idle: the floors, and it says so.
+		{"idle", Default, idle,
+			advice{CPU: "25m", Memory: "250Mi", CPUAtFloor: true, MemoryAtFloor: true, CPUP50: "1m", CPUP90: "2m", MemP50: "10Mi", MemP90: "11Mi"}},
+		// Floors lowered (--min-cpu, --min-memory): the usage decides.
+		{"idle, low floors", lowFloors, idle,
+			advice{CPU: "2m", Memory: "16Mi", MemoryAtFloor: true, CPUP50: "1m", CPUP90: "2m", MemP50: "10Mi", MemP90: "11Mi"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := Default.For(tc.in)
+			r, err := tc.method.For(tc.in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := [2]string{r.CPU.String(), r.Memory.String()}
-			if diff := cmp.Diff([2]string{tc.cpu, tc.memory}, got); diff != "" {
-				t.Errorf("cpu, memory (-want +got):\n%s", diff)
+			got := advice{CPU: r.CPU.String(), Memory: r.Memory.String(), CPUAtFloor: r.CPUAtFloor, MemoryAtFloor: r.MemoryAtFloor,
+				CPUP50: r.Observed.CPUP50.String(), CPUP90: r.Observed.CPUP90.String(),
+				MemP50: r.Observed.MemoryP50.String(), MemP90: r.Observed.MemoryP90.String()}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("advice (-want +got):\n%s", diff)
 			}
 			if r.Samples != len(tc.in) || !r.From.Equal(tc.in[0].Time) || !r.To.Equal(tc.in[len(tc.in)-1].Time) {
 				t.Errorf("window %d samples %s-%s", r.Samples, r.From, r.To)

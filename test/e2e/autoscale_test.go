@@ -45,7 +45,7 @@ spec:
 ` + script + `
         ports: [{containerPort: 8080}]
         readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
-        resources: {requests: {cpu: 100m}, limits: {cpu: 500m}}
+        resources: {requests: {cpu: 100m}, limits: {cpu: 500m, memory: 128Mi}}
 ---
 apiVersion: v1
 kind: Service
@@ -150,11 +150,16 @@ func TestHorizontalAutoscaling(t *testing.T) {
 	if cpu := r.CPU.MilliValue(); cpu < 250 || cpu > 700 {
 		t.Errorf("recommended %dm CPU from %d samples of pods loaded up to their 500m limit", cpu, r.Samples)
 	}
+	// The VPA floor (250Mi) is above this 128Mi limit: the table says so
+	// beside the observed usage, and a lower floor follows the usage.
 	table, err := in.skiff("recommend", "deployment/cpu-api")
-	if err != nil || !strings.Contains(table, "RECOMMENDED CPU") {
+	if err != nil || !strings.Contains(table, "MEMORY USED P50/P90") || !strings.Contains(table, "the memory advice 250Mi is above the limit 128Mi") {
 		t.Errorf("skiff recommend: %v\n%s", err, table)
 	}
 	t.Logf("skiff recommend deployment/cpu-api:\n%s", table)
+	if low, err := in.skiff("recommend", "deployment/cpu-api", "--min-memory", "16Mi"); err != nil || strings.Contains(low, "memory advice") || !strings.Contains(low, "--requests=cpu=") {
+		t.Errorf("skiff recommend --min-memory 16Mi: %v\n%s", err, low)
+	}
 	if out, err := in.skiff("recommend", "deployment/missing"); err == nil || !strings.Contains(out, "deployment default/missing") {
 		t.Errorf("recommend for a missing Deployment: %v %s", err, out)
 	}
