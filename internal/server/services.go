@@ -8,6 +8,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/metricsapi"
 	"github.com/skiff-dev/skiff/internal/netplane/clusterdns"
+	"github.com/skiff-dev/skiff/internal/netplane/portcheck"
 	"github.com/skiff-dev/skiff/internal/netplane/servicelb"
 	"github.com/skiff-dev/skiff/internal/netplane/serviceproxy"
 	"github.com/skiff-dev/skiff/internal/stage"
@@ -43,8 +44,8 @@ func (h *house) clusterServices() stage.Stage {
 	return group
 }
 
-// networkServices are kube-proxy, the cluster DNS and the service load
-// balancer.
+// networkServices are kube-proxy, the cluster DNS, the service load
+// balancer and the check of Services' named target ports.
 func (h *house) networkServices() []stage.Stage {
 	proxy := serviceproxy.Config{Kubeconfig: h.layout.Kubeconfig, NodeName: h.nodeName, NodeIP: h.advertise, PodCIDR: h.net.podCIDR, Claim: h.net.claim}
 	dns := clusterdns.Config{Client: h.client, Listen: h.net.Gateway(), Domain: h.o.ClusterDomain}
@@ -53,6 +54,7 @@ func (h *house) networkServices() []stage.Stage {
 		{Name: "kube-proxy", Run: func(ctx context.Context, ready func()) error { return serviceproxy.Run(ctx, proxy, ready) }},
 		{Name: "cluster DNS", Run: func(ctx context.Context, ready func()) error { return clusterdns.Run(ctx, dns, ready) }},
 		stage.Serve("service load balancer", func(ctx context.Context) error { return servicelb.Run(ctx, lb) }),
+		stage.Serve("target port check", func(ctx context.Context) error { return portcheck.Run(ctx, h.client) }),
 	}
 }
 

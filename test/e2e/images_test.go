@@ -88,10 +88,18 @@ func TestImageMap(t *testing.T) {
 // containing want.
 func (in *instance) waitNodeEvent(t *testing.T, reason, want string) {
 	t.Helper()
-	eventually(t, 30*time.Second, reason+" on the node", func() error {
-		out, err := in.kubectl("get", "events", "--field-selector", "involvedObject.kind=Node,reason="+reason, "-o", "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}")
+	in.waitEvent(t, "kind=Node", reason, want)
+}
+
+// waitEvent waits for an event of reason, about the object the field
+// selector names ("kind=Service,involvedObject.name=web"), whose message
+// holds want.
+func (in *instance) waitEvent(t *testing.T, object, reason, want string) {
+	t.Helper()
+	eventually(t, 30*time.Second, reason+" on "+object, func() error {
+		out, err := in.kubectl("get", "events", "--field-selector", "involvedObject."+object+",reason="+reason, "-o", "jsonpath={range .items[*]}{.message}{\"\\n\"}{end}")
 		if err != nil || !strings.Contains(out, want) {
-			return fmt.Errorf("node events %s: %v\n%s", reason, err, out)
+			return fmt.Errorf("events %s on %s: %v\n%s", reason, object, err, out)
 		}
 		return nil
 	})

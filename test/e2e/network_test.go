@@ -68,6 +68,13 @@ spec:
   ports: [{port: 80, targetPort: web}]
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: echo-misnamed}
+spec:
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: http}]
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: hostport}
 spec:
@@ -146,6 +153,10 @@ func TestPodNetwork(t *testing.T) {
 			t.Errorf("GET %s from the host: %s", url, resp.Status)
 		}
 	}
+
+	// A named targetPort the pods do not declare is said on the Service.
+	in.waitEvent(t, "kind=Service,involvedObject.name=echo-misnamed", "TargetPortNotFound",
+		`targetPort "http" (port 80) matches no named containerPort of the 2 pod(s) this Service selects (app=echo)`)
 
 	// A host-network pod shares the node's address.
 	in.mustKubectl("run", "hostnet", "--image=python:3.6", "--restart=Never", "--overrides", `{"spec":{"hostNetwork":true}}`, "--command", "--", "true")
