@@ -29,6 +29,11 @@ type resolver struct {
 	domain    string // "cluster.local"
 	services  corelisters.ServiceLister
 	endpoints discoverylisters.EndpointSliceLister
+	// live, when set, reads a Service the informer has not delivered yet,
+	// so that a Service's name answers from the first query after it is
+	// created (a pod started right after it may ask within the watch's
+	// delay); nil when absent.
+	live func(ns, name string) *corev1.Service
 }
 
 // lookup resolves a lower-case fully qualified name without the trailing
@@ -69,7 +74,10 @@ func (r *resolver) lookup(name string) answer {
 
 func (r *resolver) service(ns, name string) answer {
 	svc, err := r.services.Services(ns).Get(name)
-	if err != nil {
+	if err != nil && r.live != nil {
+		svc, err = r.live(ns, name), nil
+	}
+	if err != nil || svc == nil {
 		return answer{}
 	}
 	switch {

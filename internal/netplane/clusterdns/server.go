@@ -35,29 +35,33 @@ type Config struct {
 // ttl of cluster answers, CoreDNS's default.
 const ttl = 5
 
-// forwardTimeout bounds one upstream query.
-const forwardTimeout = 2 * time.Second
+// forwardTimeout bounds one upstream query: the node's resolvers answer
+// in milliseconds, and a pod's resolver waits 5 s before it asks again,
+// so a name that goes unanswered fails fast instead (SERVFAIL).
+const forwardTimeout = 500 * time.Millisecond
 
 // Server answers DNS queries.
 type Server struct {
 	cfg       Config
 	resolver  *resolver
-	upstreams []string
+	upstreams *upstreams
 	client    *dns.Client
 }
 
 // Run serves until ctx ends; ready is called once the caches are synced
 // and both sockets listen.
 func Run(ctx context.Context, cfg Config, ready func()) error {
-	s := &Server{cfg: cfg, upstreams: cfg.Upstreams, client: &dns.Client{Timeout: forwardTimeout}}
+	s := &Server{cfg: cfg, client: &dns.Client{Timeout: forwardTimeout}}
 	s.cfg.Domain = strings.ToLower(strings.Trim(cfg.Domain, "."))
-	if s.upstreams == nil {
-		s.upstreams = hostResolvers("/etc/resolv.conf", cfg.Listen)
+	addrs := cfg.Upstreams
+	if addrs == nil {
+		addrs = hostResolvers("/etc/resolv.conf", cfg.Listen)
 	}
+	s.upstreams = newUpstreams(addrs)
 	factory := informers.NewSharedInformerFactory(cfg.Client, 0)
 	svc := factory.Core().V1().Services()
 	eps := factory.Discovery().V1().EndpointSlices()
-	s.resolver = &resolver{domain: s.cfg.Domain, services: svc.Lister(), endpoints: eps.Lister()}
+	s.resolver = &resolver{domain: s.cfg.Domain, services: svc.Lister(), endpoints: eps.Lister(), live: newLiveServices(cfg.Client).get}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), svc.Informer().HasSynced, eps.Informer().HasSynced) {
@@ -85,7 +89,7 @@ func Run(ctx context.Context, cfg Config, ready func()) error {
 	for _, srv := range servers {
 		go func() { errc <- srv.ActivateAndServe() }()
 	}
-	klog.FromContext(ctx).Info("cluster DNS serving", "address", addr, "domain", s.cfg.Domain, "upstreams", s.upstreams)
+	klog.FromContext(ctx).Info("cluster DNS serving", "address", addr, "domain", s.cfg.Domain, "upstreams", addrs)
 	if ready != nil {
 		ready()
 	}
@@ -163,15 +167,19 @@ func (s *Server) answer(req *dns.Msg, q dns.Question, a answer) *dns.Msg {
 	return m
 }
 
-// forward relays the query to the node's resolvers, first answer wins.
+// forward relays the query to the node's resolvers, first answer wins;
+// resolvers that stopped answering are skipped for a while, so that a
+// pod's search-path walk for a name that does not exist costs one
+// timeout, not one per suffix and retry.
 func (s *Server) forward(req *dns.Msg, network string) *dns.Msg {
 	client := *s.client
 	if network == "tcp" {
 		client.Net = "tcp"
 	}
 	var errs []error
-	for _, up := range s.upstreams {
+	for _, up := range s.upstreams.usable() {
 		resp, _, err := client.Exchange(req, up)
+		s.upstreams.report(up, err)
 		if err == nil {
 			return resp
 		}
@@ -179,8 +187,8 @@ func (s *Server) forward(req *dns.Msg, network string) *dns.Msg {
 	}
 	m := new(dns.Msg)
 	m.SetRcode(req, dns.RcodeServerFailure)
-	if len(s.upstreams) == 0 {
-		errs = append(errs, errors.New("the node has no resolvers"))
+	if len(errs) == 0 {
+		errs = append(errs, errors.New("no resolver of the node answers now"))
 	}
 	klog.V(2).InfoS("forwarding failed", "name", req.Question[0].Name, "err", errors.Join(errs...))
 	return m
