@@ -80,6 +80,10 @@ func prepare(o cluster.Options, report *progress.Reporter) (_ *house, err error)
 	if _, err := images.LoadAll(h.layout.Root, ""); err != nil {
 		return nil, fmt.Errorf("%w (fix or move it; the map is in %s)", err, h.layout.Root)
 	}
+	// The drop-in folder exists, so a project's map can be linked into it.
+	if err := os.MkdirAll(filepath.Join(h.layout.Root, images.DropInDir), 0o755); err != nil {
+		return nil, fmt.Errorf("creating the image map folder: %w", err)
+	}
 	if h.logFile, err = cluster.OpenComponentLog(h.layout); err != nil {
 		return nil, err
 	}

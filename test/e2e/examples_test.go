@@ -53,7 +53,7 @@ func TestExamples(t *testing.T) {
 	ex := "../../examples/"
 	modelAPI := seedModelAPI(t)
 	in.writeImageMap(t, "images:\n- image: \"lpatruno/k8-model-api:*\"\n  dir: "+modelAPI+"\n"+
-		"- image: \"skiff-model-server:*\"\n  command: ["+skiffBin+", serve-model]\n")
+		"- image: \"skiff-model-server:*\"\n  command: [skiff, serve-model]\n")
 	in.up("--write-kubeconfig=false")
 
 	t.Run("001 training job and batch inference", func(t *testing.T) {
@@ -179,6 +179,21 @@ func TestExamples(t *testing.T) {
 			if strings.TrimSpace(got) != c.want {
 				t.Errorf("can-i %s = %q, want %s", c.args, got, c.want)
 			}
+		}
+		// alice's own kubeconfig, signed through the CSR API.
+		alice := filepath.Join(t.TempDir(), "alice.kubeconfig")
+		if out, err := in.skiff("kubeconfig", "--user", "alice", "--namespace", "team-vision", "--file", alice, "--kubeconfig", in.kubeconfig()); err != nil {
+			t.Fatalf("skiff kubeconfig --user alice: %v\n%s", err, out)
+		}
+		if out, _ := in.kubectl("--kubeconfig", alice, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); out != "alice" {
+			t.Errorf("alice's kubeconfig authenticates as %q", out)
+		}
+		in.mustKubectl("--kubeconfig", alice, "create", "job", "alice-job", "--image=busybox", "--", "true")
+		if out, err := in.kubectl("--kubeconfig", alice, "-n", "default", "get", "pods"); err == nil || !strings.Contains(out, `User "alice" cannot list resource "pods"`) {
+			t.Errorf("alice reads default's pods: %v %s", err, out)
+		}
+		if out, err := in.kubectl("--kubeconfig", alice, "delete", "resourcequota", "compute"); err == nil || !strings.Contains(out, "forbidden") {
+			t.Errorf("alice deletes the quota: %v %s", err, out)
 		}
 		in.mustKubectl("-n", "team-vision", "run", "small", "--image=python:3.6", "--restart=Never", "--", "python3", "-c", "print('hi')")
 		if res := in.jsonpath("-n", "team-vision", "get", "pod", "small", "-o", "jsonpath={.spec.containers[0].resources.requests.memory}"); res != "128Mi" {

@@ -7,7 +7,9 @@
 //	images:
 //	- image: "lpatruno/k8-model-api:*"   # path.Match glob, first match wins
 //	  dir: /home/ds/k8-model-api         # working directory (read-only view:
-//	                                     # the pod writes to its own overlay)
+//	                                     # the pod writes to its own overlay);
+//	                                     # a relative dir starts at the map
+//	                                     # file's folder (a link's target's)
 //	  command: ["python3", "api.py"]     # the image's ENTRYPOINT, if any
 //	  args: ["--port", "80"]             # its CMD: used when the pod sets
 //	                                     # neither command nor args
@@ -117,8 +119,12 @@ func Load(file, name, self string) (*Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	base := mapFolder(file)
 	for i := range m.Images {
 		img := &m.Images[i]
+		if img.Dir != "" && !filepath.IsAbs(img.Dir) {
+			img.Dir = filepath.Join(base, img.Dir)
+		}
 		if err := img.check(); err != nil {
 			return nil, fmt.Errorf("image map %s: %w", img.Source, err)
 		}
@@ -127,6 +133,16 @@ func Load(file, name, self string) (*Map, error) {
 		}
 	}
 	return m, nil
+}
+
+// mapFolder is the folder a map file's relative dirs start from: the
+// folder of the file it links to, if it is a symbolic link, so that a
+// project's map linked into images.d/ keeps naming the project's folders.
+func mapFolder(file string) string {
+	if real, err := filepath.EvalSymlinks(file); err == nil {
+		file = real
+	}
+	return filepath.Dir(file)
 }
 
 // Parse decodes a map file's content strictly (unknown fields and
@@ -167,9 +183,6 @@ func (img *Image) check() error {
 		return fmt.Errorf("bad image pattern %q: %w", img.Pattern, err)
 	}
 	if img.Dir != "" {
-		if !filepath.IsAbs(img.Dir) {
-			return fmt.Errorf("%s: dir %q must be an absolute path", img.Pattern, img.Dir)
-		}
 		if fi, err := os.Stat(img.Dir); err != nil || !fi.IsDir() {
 			return fmt.Errorf("%s: dir %s is not a directory", img.Pattern, img.Dir)
 		}

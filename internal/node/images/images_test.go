@@ -63,7 +63,7 @@ func TestLoadAndLookup(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	tests := []struct{ content, want string }{
 		{"images:\n- dir: /tmp\n", "images.yaml:2: entry has no image pattern"},
-		{"images:\n- image: x\n  dir: relative\n", "must be an absolute path"},
+		{"images:\n- image: x\n  dir: relative\n", "is not a directory"},
 		{"images:\n- image: x\n  dir: /nonexistent/skiff\n", "is not a directory"},
 		{"images:\n- image: x\n  entrypoint: [a]\n", "images.yaml: line 3: field entrypoint not found"},
 		{"images:\n- image: \"[\"\n", "bad image pattern"},
@@ -102,6 +102,29 @@ func TestLoadAllReadsDropInsInNameOrder(t *testing.T) {
 	write(t, root, "images.d/30-bad.yaml", "images: [")
 	if _, err := LoadAll(root, ""); err == nil || !strings.Contains(err.Error(), "images.d/30-bad.yaml") {
 		t.Errorf("LoadAll with a broken drop-in = %v, want it named", err)
+	}
+}
+
+// A project keeps its map beside its code and links it into images.d/:
+// a relative dir names the project's folder, not the data dir's.
+func TestRelativeDirStartsAtTheLinkedFile(t *testing.T) {
+	project, root := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(project, "app"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	target := write(t, project, "images.d/app.yaml", "images:\n- image: \"app:*\"\n  dir: ../app\n")
+	if err := os.MkdirAll(filepath.Join(root, DropInDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(root, DropInDir, "app.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadAll(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, _ := m.Lookup("app:1"); img.Dir != filepath.Join(project, "app") {
+		t.Errorf("dir = %q, want %q", img.Dir, filepath.Join(project, "app"))
 	}
 }
 
