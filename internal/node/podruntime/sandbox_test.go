@@ -162,9 +162,10 @@ func TestLifecycleHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, rt, "hooks", "Running", phase(corev1.PodRunning))
+	// Wait for the content, not the file: the shell creates it first.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, err := os.Stat(out + "/post"); err == nil {
+		if data, _ := os.ReadFile(out + "/post"); string(data) == "started\n" {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
