@@ -29,9 +29,22 @@ type console struct {
 	master    *os.File // the terminal's master end (tty)
 	childEnd  *os.File // the process's end, closed in skiff once it runs
 	followers map[chan chunk]struct{}
+	// backlog is a stdinOnce container's output until its first session
+	// (kubectl run -i attaches only once the pod runs, and a short command
+	// may have printed by then): that session sees it first.
+	backlog      []chunk
+	backlogBytes int
+	attached     bool
 	// drained is closed once the terminal's output has all been read.
 	drained chan struct{}
 }
+
+// Bounds of the backlog: what a session that comes late is shown of what
+// it missed (the log has all of it).
+const (
+	backlogMaxBytes  = 64 << 10
+	backlogMaxChunks = 512
+)
 
 type chunk struct {
 	stderr bool
@@ -134,21 +147,45 @@ type teeWriter struct {
 
 func (t *teeWriter) Write(p []byte) (int, error) {
 	t.con.mu.Lock()
+	c := chunk{stderr: t.stderr, data: append([]byte(nil), p...)}
 	for ch := range t.con.followers {
 		// A follower that does not keep up loses output rather than
 		// stalling the container.
 		select {
-		case ch <- chunk{stderr: t.stderr, data: append([]byte(nil), p...)}:
+		case ch <- c:
 		default:
 		}
 	}
+	t.con.keep(c)
 	t.con.mu.Unlock()
 	return t.log.Write(p)
 }
 
+// keep adds c to the backlog of a stdinOnce console no session has
+// attached to yet, dropping the oldest beyond the bounds; con.mu is held.
+func (con *console) keep(c chunk) {
+	if !con.stdinOnce || con.attached {
+		return
+	}
+	con.backlog = append(con.backlog, c)
+	con.backlogBytes += len(c.data)
+	for len(con.backlog) > 1 && (con.backlogBytes > backlogMaxBytes || len(con.backlog) > backlogMaxChunks) {
+		con.backlogBytes -= len(con.backlog[0].data)
+		con.backlog = con.backlog[1:]
+	}
+}
+
+// follow is a channel of the console's output from now on; the first
+// session of a stdinOnce console gets the backlog first.
 func (con *console) follow() chan chunk {
 	ch := make(chan chunk, 1024)
 	con.mu.Lock()
+	if con.stdinOnce && !con.attached {
+		for _, c := range con.backlog {
+			ch <- c // fits: the backlog has at most backlogMaxChunks
+		}
+		con.attached, con.backlog, con.backlogBytes = true, nil, 0
+	}
 	con.followers[ch] = struct{}{}
 	con.mu.Unlock()
 	return ch

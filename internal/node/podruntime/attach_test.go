@@ -99,6 +99,23 @@ func TestAttachToATerminal(t *testing.T) {
 	})
 }
 
+// kubectl run -i attaches once the pod runs: what a short command printed
+// before that is shown to the first session, not lost (later sessions of
+// the container only follow, as kubectl attach does).
+func TestFirstAttachOfStdinOnceSeesEarlierOutput(t *testing.T) {
+	rt := newRuntime(t)
+	pod := newPod("early").container("main", "sh", "-c", "echo before; sleep 0.5; echo after").stdin(true, false).pod
+	if err := rt.CreatePod(context.Background(), pod); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, rt, "early", "running", phase(corev1.PodRunning))
+	time.Sleep(200 * time.Millisecond) // "before" is out
+	got := attach(t, rt, "early", "", false)
+	if got != "before\nafter\n" {
+		t.Errorf("first session saw %q, want the output from the start", got)
+	}
+}
+
 func TestAttachWithoutStdinOnlyFollows(t *testing.T) {
 	rt := newRuntime(t)
 	pod := newPod("ticker").container("main", "sh", "-c", "sleep 0.3; echo one; echo two >&2").pod
