@@ -12,10 +12,15 @@ LDFLAGS := -X github.com/skiff-dev/skiff/internal/instance.Version=$(VERSION) \
   -X k8s.io/component-base/version.gitTreeState=clean \
   -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z
 
-.PHONY: build run test unit e2e bench proto generate verify-generate conformance
+.PHONY: build install run test unit e2e bench proto generate verify-generate conformance
+PREFIX ?= /usr/local
 APIS := github.com/skiff-dev/skiff/apis/ml/v1alpha1
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/skiff ./cmd/skiff
+
+# install puts skiff on the PATH (PREFIX=~/.local for a user's own bin).
+install: build
+	install -D -m 0755 bin/skiff $(PREFIX)/bin/skiff
 
 run: build
 	./bin/skiff up
