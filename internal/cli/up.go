@@ -58,6 +58,7 @@ func NewCmdUp(g *globals, runF func(*UpOptions) error) *cobra.Command {
 	f.StringVar(&o.ServiceCIDR, "service-cidr", o.ServiceCIDR, "IP range of ClusterIP Services")
 	f.StringVar(&o.PodCIDR, "pod-cidr", o.PodCIDR, "IP range pods get their addresses from (the node's bridge takes the first)")
 	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "DNS domain of Services and pods")
+	f.StringVar(&o.ResolvConf, "resolv-conf", o.ResolvConf, "the node's resolver configuration: the cluster DNS forwards to its nameservers, pods with dnsPolicy Default get it (\"\": none)")
 	f.BoolVar(&o.PodNetwork, "pod-network", o.PodNetwork, "give pods their own addresses, Services and DNS (false: pods share the host's network)")
 	f.StringVar(&o.NodeName, "node-name", "", "name of this machine's node (default: the hostname)")
 	f.StringVar(&o.VolumesDir, "volumes-dir", "", "folder of the local-path PersistentVolumes (default: the data dir's volumes/)")

@@ -26,10 +26,15 @@ type Options struct {
 	ServiceCIDR      string
 	PodCIDR          string
 	ClusterDomain    string
-	PodNetwork       bool   // pods get their own network; false: the host's
-	NodeName         string // empty: this machine's hostname
-	KubeletPort      int
-	MetricsPort      int // metrics-server (the metrics.k8s.io API)
+	// ResolvConf is the node's resolver configuration, as the kubelet's
+	// --resolv-conf: pods with dnsPolicy Default get it, the cluster's
+	// pods its search domains, and the cluster DNS forwards to its
+	// nameservers.
+	ResolvConf  string
+	PodNetwork  bool   // pods get their own network; false: the host's
+	NodeName    string // empty: this machine's hostname
+	KubeletPort int
+	MetricsPort int // metrics-server (the metrics.k8s.io API)
 	// VolumesDir holds the local-path PersistentVolumes' folders; empty:
 	// the data dir's volumes/.
 	VolumesDir      string
@@ -60,6 +65,7 @@ func Defaults() Options {
 		ServiceCIDR:        "10.43.0.0/16",
 		PodCIDR:            "10.42.0.0/16",
 		ClusterDomain:      "cluster.local",
+		ResolvConf:         "/etc/resolv.conf",
 		PodNetwork:         true,
 		KubeletPort:        10250,
 		MetricsPort:        10251,
@@ -136,6 +142,11 @@ func (o Options) Validate() error {
 	}
 	if errs := validation.IsDNS1123Subdomain(o.ClusterDomain); len(errs) > 0 {
 		return invalid("--cluster-domain %q must be a DNS name such as cluster.local: %s", o.ClusterDomain, strings.Join(errs, "; "))
+	}
+	if o.ResolvConf != "" {
+		if _, err := os.Stat(o.ResolvConf); err != nil {
+			return invalid("--resolv-conf %s: %v (name the node's resolver configuration, or \"\" for none)", o.ResolvConf, errors.Unwrap(err))
+		}
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ func TestValidate(t *testing.T) {
 		{"bad pod cidr", func(o *Options) { o.PodCIDR = "fd00::/64" }, "--pod-cidr"},
 		{"overlapping cidrs", func(o *Options) { o.PodCIDR = "10.43.128.0/17" }, "overlaps --service-cidr"},
 		{"bad cluster domain", func(o *Options) { o.ClusterDomain = "Cluster_Local" }, "--cluster-domain"},
+		{"missing resolv.conf", func(o *Options) { o.ResolvConf = "/nonexistent/resolv.conf" }, "--resolv-conf /nonexistent/resolv.conf: no such file or directory"},
 		{"relative volumes dir", func(o *Options) { o.VolumesDir = "volumes" }, "--volumes-dir"},
 		{"empty data dir", func(o *Options) { o.DataDir = "" }, "--data-dir is empty"},
 	}

@@ -49,7 +49,7 @@ func runNode(ctx context.Context, h *house, ready func()) error {
 		Progress:      h.report,
 	}
 	if h.net != nil {
-		cfg.Network, cfg.DNS = h.net.Host, podDNS(h.net, h.o.ClusterDomain)
+		cfg.Network, cfg.DNS = h.net.Host, podDNS(h.net, h.o.ClusterDomain, h.o.ResolvConf)
 	}
 	n, err := node.New(ctx, cfg)
 	if err != nil {
@@ -60,8 +60,11 @@ func runNode(ctx context.Context, h *house, ready func()) error {
 
 // podDNS is what pods' resolv.conf points at: the cluster DNS on the
 // gateway, the node's search domains after the cluster's.
-func podDNS(h *podNetwork, domain string) podruntime.DNS {
+func podDNS(h *podNetwork, domain, resolvConf string) podruntime.DNS {
 	// Without the node's file, pods get the cluster's search domains only.
-	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
+	var hostResolv []byte
+	if resolvConf != "" {
+		hostResolv, _ = os.ReadFile(resolvConf)
+	}
 	return podruntime.DNS{Nameserver: h.Gateway().String(), ClusterDomain: domain, HostResolv: string(hostResolv)}
 }

@@ -48,7 +48,7 @@ func (h *house) clusterServices() stage.Stage {
 // balancer and the check of Services' named target ports.
 func (h *house) networkServices() []stage.Stage {
 	proxy := serviceproxy.Config{Kubeconfig: h.layout.Kubeconfig, NodeName: h.nodeName, NodeIP: h.advertise, PodCIDR: h.net.podCIDR, Claim: h.net.claim}
-	dns := clusterdns.Config{Client: h.client, Listen: h.net.Gateway(), Domain: h.o.ClusterDomain}
+	dns := clusterdns.Config{Client: h.client, Listen: h.net.Gateway(), Domain: h.o.ClusterDomain, ResolvConf: h.o.ResolvConf}
 	lb := servicelb.Config{Client: h.client, NodeIP: h.advertise, Loopback: true}
 	return []stage.Stage{
 		{Name: "kube-proxy", Run: func(ctx context.Context, ready func()) error { return serviceproxy.Run(ctx, proxy, ready) }},

@@ -27,9 +27,10 @@ type Config struct {
 	Listen netip.Addr // UDP and TCP
 	Port   uint16     // 0: 53
 	Domain string     // cluster.local
-	// Upstreams are the node's resolvers ("ip:53"); nil: read from
-	// /etc/resolv.conf.
-	Upstreams []string
+	// Upstreams are the node's resolvers ("ip:53"); nil: the nameservers
+	// of ResolvConf (none when it is empty too).
+	Upstreams  []string
+	ResolvConf string
 }
 
 // ttl of cluster answers, CoreDNS's default.
@@ -54,8 +55,8 @@ func Run(ctx context.Context, cfg Config, ready func()) error {
 	s := &Server{cfg: cfg, client: &dns.Client{Timeout: forwardTimeout}}
 	s.cfg.Domain = strings.ToLower(strings.Trim(cfg.Domain, "."))
 	addrs := cfg.Upstreams
-	if addrs == nil {
-		addrs = hostResolvers("/etc/resolv.conf", cfg.Listen)
+	if addrs == nil && cfg.ResolvConf != "" {
+		addrs = hostResolvers(cfg.ResolvConf, cfg.Listen)
 	}
 	s.upstreams = newUpstreams(addrs)
 	factory := informers.NewSharedInformerFactory(cfg.Client, 0)
