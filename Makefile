@@ -14,13 +14,14 @@ LDFLAGS := -X github.com/skiff-dev/skiff/internal/instance.Version=$(VERSION) \
 
 .PHONY: build install run test unit e2e bench proto generate verify-generate conformance
 PREFIX ?= /usr/local
+BIN ?= bin/skiff
 APIS := github.com/skiff-dev/skiff/apis/ml/v1alpha1
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/skiff ./cmd/skiff
 
 # install puts skiff on the PATH (PREFIX=~/.local for a user's own bin).
 install: build
-	install -D -m 0755 bin/skiff $(PREFIX)/bin/skiff
+	install -D -m 0755 $(BIN) $(PREFIX)/bin/skiff
 
 run: build
 	./bin/skiff up
@@ -52,7 +53,7 @@ verify-generate: generate
 # End-to-end tests build bin/skiff themselves (with these flags) and drive it
 # with the real kubectl.
 e2e: build
-	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -count=1 -timeout 20m ./test/e2e/...
+	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -count=1 -timeout 30m ./test/e2e/...
 
 test: unit e2e
 

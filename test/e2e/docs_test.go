@@ -34,6 +34,22 @@ func TestDocs(t *testing.T) {
 	}
 }
 
+// TestMakeInstall checks the README's install step, which TestDocs skips:
+// make install puts skiff on the PATH (here the binary under test, with
+// the build itself a no-op).
+func TestMakeInstall(t *testing.T) {
+	prefix := t.TempDir()
+	if out, err := exec.Command("make", "-C", "../..", "install", "GO=true", "BIN="+skiffBin, "PREFIX="+prefix).CombinedOutput(); err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	cmd := exec.Command("/bin/sh", "-c", "command -v skiff && skiff version")
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Join(prefix, "bin")+":/usr/bin:/bin")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), filepath.Join(prefix, "bin", "skiff")+"\n") || !strings.Contains(string(out), "kubernetes v") {
+		t.Errorf("skiff version from the PATH after make install: %v\n%s", err, out)
+	}
+}
+
 func runDoc(t *testing.T, rel string) {
 	text, err := os.ReadFile(filepath.Join("../..", rel))
 	if err != nil {
