@@ -37,10 +37,11 @@ var Rules = []Rule{
 		Forbid: []string{"k8s.io/kubernetes/..."},
 	},
 	{
-		Name: "the model data plane imports nothing of Kubernetes, so it stays fast and runs alone",
+		Name: "the model data plane and the search algorithms import nothing of Kubernetes, so they stay fast and run alone",
 		From: []string{
 			Module + "/internal/model/...", Module + "/internal/modelrepo/...", Module + "/internal/modelserver/...",
 			Module + "/internal/gateway/dataplane/...", Module + "/internal/batch/...",
+			Module + "/internal/tune/suggest/...",
 		},
 		Forbid:     []string{"k8s.io/...", "sigs.k8s.io/..."},
 		Transitive: true,
