@@ -41,7 +41,7 @@ var Rules = []Rule{
 		From: []string{
 			Module + "/internal/model/...", Module + "/internal/modelrepo/...", Module + "/internal/modelserver/...",
 			Module + "/internal/gateway/dataplane/...", Module + "/internal/batch/...",
-			Module + "/internal/tune/suggest/...",
+			Module + "/internal/tune/suggest/...", Module + "/internal/tune/metrics/...",
 		},
 		Forbid:     []string{"k8s.io/...", "sigs.k8s.io/..."},
 		Transitive: true,
