@@ -35,7 +35,7 @@ unit:
 # build cache); the Gateway API's standard CRDs are copied from its module.
 generate:
 	$(GO) tool controller-gen object paths=$(APIS)
-	$(GO) tool controller-gen crd paths=$(APIS) output:crd:artifacts:config=config/crd
+	$(GO) tool controller-gen crd:allowDangerousTypes=true paths=$(APIS) output:crd:artifacts:config=config/crd
 	$(GO) tool controller-gen rbac:roleName=skiff-operator paths=./internal/controllers/... output:rbac:artifacts:config=deploy/rbac
 	rm -f config/gateway-api/gateway.networking.k8s.io_*.yaml
 	install -m 0644 $$($(GO) list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)/config/crd/standard/gateway.networking.k8s.io_*.yaml config/gateway-api/

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -23,6 +24,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
+	"github.com/skiff-dev/skiff/internal/controllers/experiment"
 	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
 )
 
@@ -79,6 +81,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, ready func()) error {
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("modelservice controller: %w", err)
 	}
+	if err := setupExperiments(mgr, cfg); err != nil {
+		return err
+	}
 	go func() {
 		if mgr.GetCache().WaitForCacheSync(ctx) {
 			ready()
@@ -124,4 +129,23 @@ func orOff(addr string) string {
 		return "0"
 	}
 	return addr
+}
+
+// setupExperiments registers the Experiment and Trial controllers; trial
+// logs are read through the API with a clientset of the same config.
+func setupExperiments(mgr ctrl.Manager, cfg *rest.Config) error {
+	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	exp := &experiment.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("experiment-controller")}
+	if err := exp.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("experiment controller: %w", err)
+	}
+	trial := &experiment.TrialReconciler{Client: mgr.GetClient(), Pods: mgr.GetAPIReader(), Logs: experiment.APILogs{Client: clientset},
+		Recorder: mgr.GetEventRecorder("trial-controller")}
+	if err := trial.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("trial controller: %w", err)
+	}
+	return nil
 }

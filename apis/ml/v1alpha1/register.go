@@ -17,7 +17,8 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &ModelService{}, &ModelServiceList{})
+	s.AddKnownTypes(GroupVersion, &ModelService{}, &ModelServiceList{},
+		&Experiment{}, &ExperimentList{}, &Trial{}, &TrialList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

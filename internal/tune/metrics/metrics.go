@@ -39,7 +39,8 @@ type Reader struct {
 	points  map[string][]Point
 	counts  map[string]int64 // values seen per metric, for steps
 	lines   int
-	samples []string // the first lines seen, for a missing-metric message
+	first   []string // the first and last lines seen, for a
+	last    []string // missing-metric message
 }
 
 // NewReader reads the metrics named; formats are metricsFormat
@@ -72,8 +73,10 @@ func (r *Reader) Line(line string) {
 		return
 	}
 	r.lines++
-	if len(r.samples) < 5 {
-		r.samples = append(r.samples, truncate(line, 120))
+	if len(r.first) < 2 {
+		r.first = append(r.first, truncate(line, 120))
+	} else if r.last = append(r.last, truncate(line, 120)); len(r.last) > 3 {
+		r.last = r.last[1:]
 	}
 	found := r.jsonLine(line)
 	if found == nil {
@@ -143,6 +146,21 @@ func (r *Reader) textLine(line string) map[string]float64 {
 	return out
 }
 
+// Clone is a copy of what the reader has read, to read while it goes on.
+func (r *Reader) Clone() *Reader {
+	c := *r
+	c.points = map[string][]Point{}
+	for k, v := range r.points {
+		c.points[k] = append([]Point(nil), v...)
+	}
+	c.counts = map[string]int64{}
+	for k, v := range r.counts {
+		c.counts[k] = v
+	}
+	c.first, c.last = append([]string(nil), r.first...), append([]string(nil), r.last...)
+	return &c
+}
+
 // Points are a metric's values so far, in order.
 func (r *Reader) Points(name string) []Point { return r.points[name] }
 
@@ -201,8 +219,16 @@ func (r *Reader) Missing(name string) string {
 	if len(other) > 0 {
 		reported = "; it did report " + strings.Join(other, ", ")
 	}
-	return fmt.Sprintf("metric %q was not reported in %d lines of output (print a line such as %s=0.93, or {\"%s\": 0.93})%s; the first lines were: %s",
-		name, r.lines, name, name, reported, strings.Join(quoteAll(r.samples), ", "))
+	seen := strings.Join(quoteAll(r.first), ", ")
+	if len(r.last) > 0 {
+		gap := ", "
+		if r.lines > len(r.first)+len(r.last) {
+			gap = ", ..., "
+		}
+		seen += gap + strings.Join(quoteAll(r.last), ", ")
+	}
+	return fmt.Sprintf("metric %q was not reported in %d lines of output (print a line such as %s=0.93, or {\"%s\": 0.93})%s; it printed %s",
+		name, r.lines, name, name, reported, seen)
 }
 
 func quoteAll(lines []string) []string {

@@ -67,12 +67,12 @@ func TestKeepsTheFirstAndTheLatest(t *testing.T) {
 }
 
 func TestMissingSaysWhatWasSeen(t *testing.T) {
-	r := read(t, []string{"accuracy", "loss"}, nil, "training...", "loss=0.3")
+	r := read(t, []string{"accuracy", "loss"}, nil, "training...", "warning", "epoch 1", "epoch 2", "epoch 3", "loss=0.3")
 	if _, ok := r.Summary("accuracy"); ok {
 		t.Fatal("accuracy found")
 	}
 	msg := r.Missing("accuracy")
-	for _, want := range []string{`metric "accuracy" was not reported in 2 lines`, "it did report loss", `"training..."`} {
+	for _, want := range []string{`metric "accuracy" was not reported in 6 lines`, "it did report loss", `it printed "training...", "warning", ..., "epoch 2", "epoch 3", "loss=0.3"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}

@@ -1,0 +1,134 @@
+package experiment
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
+	"github.com/skiff-dev/skiff/internal/tune/metrics"
+)
+
+// progressEvery is how often a follower that read new values has its
+// trial reconciled (so the values reach the status).
+const progressEvery = time.Second
+
+// followers stream running trials' logs into readers, one goroutine per
+// trial; what they read is only progress (early stopping and people),
+// the result is read again from the whole log at the end.
+type followers struct {
+	mu      sync.Mutex
+	running map[types.NamespacedName]*follower
+	events  chan event.GenericEvent
+}
+
+type follower struct {
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	reader *metrics.Reader
+}
+
+func newFollowers() *followers {
+	return &followers{running: map[types.NamespacedName]*follower{}, events: make(chan event.GenericEvent, 1024)}
+}
+
+func (f *followers) source() source.Source {
+	return source.Channel(f.events, &handler.EnqueueRequestForObject{})
+}
+
+// start follows the trial's log unless it is already followed.
+func (f *followers) start(ctx context.Context, r *TrialReconciler, trial *mlv1.Trial) {
+	key := types.NamespacedName{Namespace: trial.Namespace, Name: trial.Name}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.running[key]; ok {
+		return
+	}
+	reader, err := newReader(trial)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	fl := &follower{cancel: cancel, reader: reader}
+	f.running[key] = fl
+	go fl.run(ctx, r, trial.DeepCopy(), f.events)
+}
+
+func (f *followers) stop(key types.NamespacedName) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl, ok := f.running[key]; ok {
+		fl.cancel()
+		delete(f.running, key)
+	}
+}
+
+// reader is a snapshot of what the trial's follower read, nil when none
+// runs.
+func (f *followers) reader(key types.NamespacedName) *metrics.Reader {
+	f.mu.Lock()
+	fl := f.running[key]
+	f.mu.Unlock()
+	if fl == nil {
+		return nil
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return fl.reader.Clone()
+}
+
+// run waits for the Job's pod to start, then streams its primary
+// container's log, nudging the trial's reconcile when values arrive.
+func (fl *follower) run(ctx context.Context, r *TrialReconciler, trial *mlv1.Trial, events chan<- event.GenericEvent) {
+	job := &batchv1.Job{}
+	job.Name, job.Namespace = trial.Name, trial.Namespace
+	var pod *corev1.Pod
+	for pod == nil || !started(pod, trial.Spec.PrimaryContainerName) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		pod, _ = latestPod(ctx, r.Pods, job)
+	}
+	stream, err := r.Logs.Open(ctx, pod.Namespace, pod.Name, trial.Spec.PrimaryContainerName, true)
+	if err != nil {
+		return
+	}
+	defer stream.Close()
+	last := time.Time{}
+	_ = stream.Lines(func(line string) {
+		fl.mu.Lock()
+		fl.reader.Line(line)
+		fl.mu.Unlock()
+		if time.Since(last) >= progressEvery {
+			last = time.Now()
+			select {
+			case events <- event.GenericEvent{Object: trial}:
+			default:
+			}
+		}
+	})
+	// The last values (and the end) reach the status too.
+	select {
+	case events <- event.GenericEvent{Object: trial}:
+	default:
+	}
+}
+
+// started says whether the container has started (its log exists).
+func started(pod *corev1.Pod, container string) bool {
+	for _, s := range pod.Status.ContainerStatuses {
+		if s.Name == container {
+			return s.State.Running != nil || s.State.Terminated != nil
+		}
+	}
+	return false
+}

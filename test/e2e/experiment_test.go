@@ -1,0 +1,176 @@
+package e2e
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// experimentStatus is what the tests read of an Experiment.
+type experimentStatus struct {
+	Status struct {
+		Trials, TrialsSucceeded, TrialsFailed, TrialsEarlyStopped int
+		CurrentOptimalTrial                                       *struct {
+			BestTrialName        string
+			ParameterAssignments []struct{ Name, Value string }
+			Observation          struct {
+				Metrics []struct{ Name, Latest string }
+			}
+		}
+		Conditions []struct{ Type, Status, Reason, Message string }
+	}
+}
+
+func (in *instance) experiment(t *testing.T, name string) experimentStatus {
+	t.Helper()
+	var e experimentStatus
+	if err := in.getJSON(&e, "experiment", name); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// waitExperiment waits for the Experiment's condition to be True.
+func (in *instance) waitExperiment(t *testing.T, name, condition string, timeout time.Duration) experimentStatus {
+	t.Helper()
+	var e experimentStatus
+	eventually(t, timeout, "experiment "+name+" "+condition, func() error {
+		e = in.experiment(t, name)
+		for _, c := range e.Status.Conditions {
+			if c.Type == condition && c.Status == "True" {
+				return nil
+			}
+		}
+		trials, _ := in.kubectl("get", "trials", "-l", "ml.skiff.dev/experiment="+name)
+		return fmt.Errorf("conditions %+v\n%s", e.Status.Conditions, trials)
+	})
+	return e
+}
+
+// TestExperiment runs examples/002's search as one Experiment (TPE, three
+// trials at a time, twelve in all), then a grid, and Experiments whose
+// trials fail or never print the objective.
+func TestExperiment(t *testing.T) {
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false", "--gateway-port=0")
+	ex := "../../examples/002-hyperparameter-search/"
+	in.mustKubectl("create", "configmap", "elastic-net-code", "--from-file="+ex+"tune.py")
+
+	t.Run("tpe", func(t *testing.T) {
+		in.mustKubectl("apply", "-f", ex+"experiment.yaml")
+		e := in.waitExperiment(t, "elastic-net", "Succeeded", 6*time.Minute)
+		if e.Status.Trials != 12 || e.Status.TrialsSucceeded != 12 {
+			t.Errorf("trials %d, succeeded %d, want 12 and 12", e.Status.Trials, e.Status.TrialsSucceeded)
+		}
+		best := e.Status.CurrentOptimalTrial
+		if best == nil || best.BestTrialName == "" || len(best.ParameterAssignments) != 2 || len(best.Observation.Metrics) == 0 {
+			t.Fatalf("no best trial: %+v", best)
+		}
+		t.Logf("best: %s %v cv_r2=%s", best.BestTrialName, best.ParameterAssignments, best.Observation.Metrics[0].Latest)
+		if best.Observation.Metrics[0].Latest < "0.4" {
+			t.Errorf("the best cv_r2 %s after 12 trials (an elastic net on the diabetes data reaches 0.48)", best.Observation.Metrics[0].Latest)
+		}
+		for _, c := range e.Status.Conditions {
+			if c.Type == "Succeeded" && c.Reason != "MaxTrialsReached" {
+				t.Errorf("Succeeded reason %s", c.Reason)
+			}
+		}
+		trials := strings.Fields(in.jsonpath("get", "trials", "-l", "ml.skiff.dev/experiment=elastic-net", "-o", "jsonpath={.items[*].status.phase}"))
+		if len(trials) != 12 {
+			t.Errorf("%d trials listed, want 12: %v", len(trials), trials)
+		}
+		// Not retained: the trials' Jobs go once their results are in.
+		eventually(t, time.Minute, "the trials' Jobs removed", func() error {
+			if jobs := in.jsonpath("get", "jobs", "-l", "ml.skiff.dev/experiment=elastic-net", "-o", "name"); jobs != "" {
+				return fmt.Errorf("jobs left: %s", jobs)
+			}
+			return nil
+		})
+		table := in.mustKubectl("get", "experiments")
+		if !strings.Contains(table, "elastic-net") || !strings.Contains(table, "Succeeded") {
+			t.Errorf("kubectl get experiments:\n%s", table)
+		}
+		t.Logf("kubectl get experiments:\n%s", table)
+	})
+
+	t.Run("grid", func(t *testing.T) {
+		in.apply(t, gridExperiment)
+		e := in.waitExperiment(t, "grid", "Succeeded", 4*time.Minute)
+		if e.Status.Trials != 6 || e.Status.TrialsSucceeded != 6 {
+			t.Errorf("trials %d, succeeded %d, want the 6 grid points", e.Status.Trials, e.Status.TrialsSucceeded)
+		}
+		got := strings.Split(in.jsonpath("get", "trials", "-l", "ml.skiff.dev/experiment=grid", "-o",
+			`jsonpath={range .items[*]}{.spec.parameterAssignments[0].value} {.spec.parameterAssignments[1].value}{"\n"}{end}`), "\n")
+		sort.Strings(got)
+		want := []string{"0.01 0", "0.01 1", "0.1 0", "0.1 1", "1 0", "1 1"}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("grid points %q, want %q", got, want)
+		}
+	})
+
+	t.Run("a metric never printed", func(t *testing.T) {
+		in.apply(t, strings.NewReplacer("name: grid", "name: silent", "objectiveMetricName: cv_r2", "objectiveMetricName: accuracy",
+			"maxFailedTrialCount: 5", "maxFailedTrialCount: 0").Replace(gridExperiment))
+		e := in.waitExperiment(t, "silent", "Failed", 3*time.Minute)
+		for _, c := range e.Status.Conditions {
+			if c.Type == "Failed" && c.Reason != "MaxFailedTrialsReached" {
+				t.Errorf("Failed reason %s: %s", c.Reason, c.Message)
+			}
+		}
+		msg := in.jsonpath("get", "trial", "silent-0", "-o", `jsonpath={.status.conditions[?(@.type=="MetricsUnavailable")].message}`)
+		if !strings.Contains(msg, `metric "accuracy" was not reported`) || !strings.Contains(msg, "cv_r2=") {
+			t.Errorf("the trial's message %q should name the metric and show the lines seen", msg)
+		}
+	})
+
+	t.Run("failing trials", func(t *testing.T) {
+		in.apply(t, strings.NewReplacer("name: grid", "name: broken", "/app/tune.py", "/app/missing.py", "maxFailedTrialCount: 5", "maxFailedTrialCount: 1").Replace(gridExperiment))
+		e := in.waitExperiment(t, "broken", "Failed", 3*time.Minute)
+		if e.Status.TrialsFailed < 2 {
+			t.Errorf("%d trials failed", e.Status.TrialsFailed)
+		}
+		if e.Status.Trials == 6 {
+			t.Errorf("every grid point was tried: maxFailedTrialCount should have ended it")
+		}
+	})
+}
+
+// gridExperiment is a Katib-style grid Experiment over tune.py.
+const gridExperiment = `apiVersion: ml.skiff.dev/v1alpha1
+kind: Experiment
+metadata: {name: grid}
+spec:
+  objective: {type: maximize, objectiveMetricName: cv_r2}
+  algorithm: {algorithmName: grid}
+  parallelTrialCount: 2
+  maxTrialCount: 10
+  maxFailedTrialCount: 5
+  parameters:
+  - name: alpha
+    parameterType: discrete
+    feasibleSpace: {list: ["0.01", "0.1", "1"]}
+  - name: l1_ratio
+    parameterType: int
+    feasibleSpace: {min: "0", max: "1"}
+  trialTemplate:
+    primaryContainerName: training
+    trialParameters:
+    - {name: alpha, reference: alpha}
+    - {name: l1, reference: l1_ratio}
+    trialSpec:
+      apiVersion: batch/v1
+      kind: Job
+      spec:
+        backoffLimit: 0
+        template:
+          spec:
+            restartPolicy: Never
+            containers:
+            - name: training
+              image: python:3.6
+              command: ["python3", "/app/tune.py", "--alpha=${trialParameters.alpha}", "--l1-ratio=${trialParameters.l1}"]
+              volumeMounts: [{name: code, mountPath: /app}]
+            volumes: [{name: code, configMap: {name: elastic-net-code}}]
+`
