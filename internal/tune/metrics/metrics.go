@@ -36,11 +36,11 @@ type Reader struct {
 	formats []*regexp.Regexp
 	keep    int
 
-	points  map[string][]Point
-	counts  map[string]int64 // values seen per metric, for steps
-	lines   int
-	first   []string // the first and last lines seen, for a
-	last    []string // missing-metric message
+	points map[string][]Point
+	counts map[string]int64 // values seen per metric, for steps
+	lines  int
+	first  []string // the first and last lines seen, for a
+	last   []string // missing-metric message
 }
 
 // NewReader reads the metrics named; formats are metricsFormat
