@@ -137,6 +137,104 @@ func TestExperiment(t *testing.T) {
 	})
 }
 
+// curveExperiment's trials print a loss that falls with the step and is
+// higher the higher x is, half a second a step, so early stopping has
+// something to judge while they run.
+func curveExperiment(name, algorithm, settings, earlyStopping string, maxTrials int) string {
+	return `apiVersion: ml.skiff.dev/v1alpha1
+kind: Experiment
+metadata: {name: ` + name + `}
+spec:
+  objective: {type: minimize, objectiveMetricName: loss}
+  algorithm: {algorithmName: ` + algorithm + `, algorithmSettings: [{name: random_state, value: "3"}` + settings + `]}
+` + earlyStopping + `
+  parallelTrialCount: 3
+  maxTrialCount: ` + fmt.Sprint(maxTrials) + `
+  parameters:
+  - {name: x, parameterType: double, feasibleSpace: {min: "0", max: "1"}}
+  trialTemplate:
+    primaryContainerName: training
+    trialParameters: [{name: x, reference: x}]
+    trialSpec:
+      apiVersion: batch/v1
+      kind: Job
+      spec:
+        backoffLimit: 0
+        template:
+          spec:
+            restartPolicy: Never
+            terminationGracePeriodSeconds: 1
+            containers:
+            - name: training
+              image: python:3.6
+              command:
+              - python3
+              - -c
+              - |
+                import sys, time
+                x = float(sys.argv[1])
+                for step in range(1, 11):
+                    print("step=%d loss=%.4f" % (step, x + 1.0 / step), flush=True)
+                    time.sleep(0.5)
+              - ${trialParameters.x}
+`
+}
+
+// TestExperimentEarlyStopping: medianstop and ASHA end trials whose
+// intermediate loss is worse than the others' (EarlyStopped, their Jobs
+// gone), and the Experiment still runs its maxTrialCount trials.
+func TestExperimentEarlyStopping(t *testing.T) {
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false", "--gateway-port=0")
+	for _, tc := range []struct{ name, algorithm, settings, earlyStopping string }{
+		{"median", "random", "", "  earlyStopping: {algorithmName: medianstop, algorithmSettings: [{name: min_trials_required, value: \"2\"}, {name: start_step, value: \"3\"}]}"},
+		{"asha", "asha", `, {name: eta, value: "2"}, {name: min_resource, value: "2"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in.apply(t, curveExperiment(tc.name, tc.algorithm, tc.settings, tc.earlyStopping, 12))
+			e := in.waitExperiment(t, tc.name, "Succeeded", 4*time.Minute)
+			if e.Status.Trials != 12 || e.Status.TrialsEarlyStopped == 0 {
+				t.Errorf("%d trials, %d early stopped: want 12, some stopped", e.Status.Trials, e.Status.TrialsEarlyStopped)
+			}
+			stopped := strings.Fields(in.jsonpath("get", "trials", "-l", "ml.skiff.dev/experiment="+tc.name, "-o",
+				`jsonpath={range .items[?(@.status.phase=="EarlyStopped")]}{.metadata.name}{" "}{end}`))
+			if len(stopped) == 0 {
+				t.Fatal("no trial is EarlyStopped")
+			}
+			msg := in.jsonpath("get", "trial", stopped[0], "-o", `jsonpath={.status.conditions[?(@.type=="EarlyStopped")].message}`)
+			steps := in.jsonpath("get", "trial", stopped[0], "-o", `jsonpath={.status.history[-1:].step}`)
+			t.Logf("%d early stopped, e.g. %s at step %s: %s", len(stopped), stopped[0], steps, msg)
+			if steps == "10" {
+				t.Errorf("trial %s ran all 10 steps before it was stopped", stopped[0])
+			}
+		})
+	}
+}
+
+// TestExperimentSurvivesKill9: skiff killed mid-search, started again,
+// finishes the Experiment with exactly maxTrialCount trials, each number
+// once.
+func TestExperimentSurvivesKill9(t *testing.T) {
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false", "--gateway-port=0")
+	in.apply(t, curveExperiment("survivor", "tpe", `, {name: n_startup_trials, value: "3"}`, "", 9))
+	eventually(t, 2*time.Minute, "three trials succeeded", func() error {
+		if e := in.experiment(t, "survivor"); e.Status.TrialsSucceeded < 3 {
+			return fmt.Errorf("%d succeeded", e.Status.TrialsSucceeded)
+		}
+		return nil
+	})
+	in.forceKill()
+	in.up("--write-kubeconfig=false", "--gateway-port=0")
+	e := in.waitExperiment(t, "survivor", "Succeeded", 4*time.Minute)
+	names := strings.Fields(in.jsonpath("get", "trials", "-l", "ml.skiff.dev/experiment=survivor", "-o", "jsonpath={.items[*].metadata.name}"))
+	sort.Strings(names)
+	want := []string{"survivor-0", "survivor-1", "survivor-2", "survivor-3", "survivor-4", "survivor-5", "survivor-6", "survivor-7", "survivor-8"}
+	if strings.Join(names, " ") != strings.Join(want, " ") || e.Status.Trials != 9 || e.Status.TrialsSucceeded != 9 {
+		t.Errorf("trials %v (status: %d, %d succeeded), want exactly %v", names, e.Status.Trials, e.Status.TrialsSucceeded, want)
+	}
+}
+
 // gridExperiment is a Katib-style grid Experiment over tune.py.
 const gridExperiment = `apiVersion: ml.skiff.dev/v1alpha1
 kind: Experiment

@@ -1,9 +1,10 @@
 package suggest
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strconv"
 )
 
@@ -82,20 +83,20 @@ func (t *tpe) split(trials []Trial) (below, above []Trial, finished int) {
 		}
 	}
 	finished = len(complete) + len(stopped)
-	sort.SliceStable(complete, func(i, j int) bool { return complete[i].Value < complete[j].Value })
-	sort.SliceStable(stopped, func(i, j int) bool {
-		a, b := stopped[i].Points[len(stopped[i].Points)-1], stopped[j].Points[len(stopped[j].Points)-1]
-		if a.Step != b.Step {
-			return a.Step > b.Step
+	slices.SortStableFunc(complete, func(a, b Trial) int { return cmp.Compare(a.Value, b.Value) })
+	slices.SortStableFunc(stopped, func(a, b Trial) int {
+		pa, pb := a.Points[len(a.Points)-1], b.Points[len(b.Points)-1]
+		if pa.Step != pb.Step {
+			return cmp.Compare(pb.Step, pa.Step)
 		}
-		return a.Value < b.Value
+		return cmp.Compare(pa.Value, pb.Value)
 	})
 	ranked := append(complete, stopped...)
 	nBelow := min(gamma(finished+len(running)), len(ranked))
 	below = append(below, ranked[:nBelow]...)
 	above = append(append(above, ranked[nBelow:]...), running...)
 	byNumber := func(ts []Trial) {
-		sort.SliceStable(ts, func(i, j int) bool { return ts[i].Number < ts[j].Number })
+		slices.SortStableFunc(ts, func(a, b Trial) int { return cmp.Compare(a.Number, b.Number) })
 	}
 	byNumber(below)
 	byNumber(above)
@@ -144,7 +145,7 @@ func (t *tpe) sampleParam(g *rand.Rand, p Param, below, above []Trial) string {
 	best, bestScore := lo, math.Inf(-1)
 	for range t.candidates {
 		x := l.draw(g, lo, hi)
-		if s := l.logPDF(x, lo, hi) - gg.logPDF(x, lo, hi); s > bestScore {
+		if s := l.logPDF(x) - gg.logPDF(x); s > bestScore {
 			best, bestScore = x, s
 		}
 	}
@@ -170,9 +171,11 @@ func (t *tpe) bounds(p Param) (lo, hi float64) {
 	return lo, hi
 }
 
-// mixture is a Parzen estimator: weighted truncated normals.
+// mixture is a Parzen estimator: weighted truncated normals; scale is
+// each one's weight over its normalization (computed once: the density is
+// evaluated for every candidate).
 type mixture struct {
-	w, mu, sigma []float64
+	w, mu, sigma, scale []float64
 }
 
 // parzen builds p's estimator from trials' values, with the prior (the
@@ -198,7 +201,7 @@ func (t *tpe) parzen(p Param, trials []Trial, lo, hi float64) mixture {
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(i, j int) bool { return m.mu[order[i]] < m.mu[order[j]] })
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(m.mu[a], m.mu[b]) })
 	m.sigma = make([]float64, n)
 	for r, i := range order {
 		left, right := lo, hi
@@ -230,6 +233,13 @@ func (t *tpe) parzen(p Param, trials []Trial, lo, hi float64) mixture {
 	for i := range m.w {
 		m.w[i] /= total
 	}
+	m.scale = make([]float64, n)
+	for k := range m.w {
+		mass := normCDF((hi-m.mu[k])/m.sigma[k]) - normCDF((lo-m.mu[k])/m.sigma[k])
+		if mass > 0 {
+			m.scale[k] = m.w[k] / (m.sigma[k] * math.Sqrt(2*math.Pi) * mass)
+		}
+	}
 	return m
 }
 
@@ -243,17 +253,13 @@ func (m mixture) draw(g *rand.Rand, lo, hi float64) float64 {
 	return math.Min(math.Max(x, lo), hi)
 }
 
-// logPDF is the mixture's log density at x, each normal truncated to
-// [lo, hi].
-func (m mixture) logPDF(x, lo, hi float64) float64 {
+// logPDF is the mixture's log density at x in [lo, hi], each normal
+// truncated to the range.
+func (m mixture) logPDF(x float64) float64 {
 	p := 0.0
-	for k := range m.w {
+	for k, scale := range m.scale {
 		z := (x - m.mu[k]) / m.sigma[k]
-		mass := normCDF((hi-m.mu[k])/m.sigma[k]) - normCDF((lo-m.mu[k])/m.sigma[k])
-		if mass <= 0 {
-			continue
-		}
-		p += m.w[k] * math.Exp(-z*z/2) / (m.sigma[k] * math.Sqrt(2*math.Pi) * mass)
+		p += scale * math.Exp(-z*z/2)
 	}
 	return math.Log(math.Max(p, 1e-300))
 }
