@@ -2,7 +2,7 @@
 // time one suggestion takes after 100 and 1,000 finished trials, and the
 // best value found on standard test functions (Branin, Hartmann-6) after
 // 50 and 100 sequential trials, median over seeds, to set beside
-// Optuna's (bench/tune/optuna.py, the same functions and budgets).
+// Optuna's (bench/tune/anchor_optuna.py, the same functions and budgets).
 //
 //	go run ./bench/tune [-seeds 10]
 package main

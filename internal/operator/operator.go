@@ -60,6 +60,13 @@ func Scheme() (*runtime.Scheme, error) {
 // Run runs the controllers until ctx ends; ready is called once they
 // watch the cluster (and, with InstallCRDs, the CRDs are served).
 func Run(ctx context.Context, cfg *rest.Config, o Options, ready func()) error {
+	// client-go's default, 5 requests a second, paces the trials of an
+	// Experiment (each takes a handful of writes) far below what the
+	// cluster does; a config that sets its own limits keeps them.
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		cfg = rest.CopyConfig(cfg)
+		cfg.QPS, cfg.Burst = 100, 200
+	}
 	scheme, err := Scheme()
 	if err != nil {
 		return err

@@ -101,6 +101,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if exp.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
+	// This controller alone writes the status: a merge patch, so that a
+	// cache behind its last write does not conflict.
+	base := client.MergeFrom(exp.DeepCopy())
 	var list mlv1.TrialList
 	if err := r.Client.List(ctx, &list, client.InNamespace(exp.Namespace), client.MatchingLabels{LabelExperiment: exp.Name}); err != nil {
 		return ctrl.Result{}, err
@@ -108,7 +111,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	trials := owned(&exp, list.Items)
 	p, err := newPlan(&exp)
 	if err != nil {
-		return ctrl.Result{}, r.setStatus(ctx, &exp, trials, ConditionFailed, "InvalidSpec", err.Error())
+		return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, ConditionFailed, "InvalidSpec", err.Error())
 	}
 	history := toSuggest(&exp, trials)
 	if err := r.stopEarly(ctx, &exp, p, trials, history); err != nil {
@@ -116,17 +119,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	c := count(trials)
 	if cond, reason, msg := ended(&exp, c, best(&exp, trials)); cond != "" {
-		return ctrl.Result{}, r.setStatus(ctx, &exp, trials, cond, reason, msg)
+		return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, cond, reason, msg)
 	}
-	created, exhausted, err := r.createTrials(ctx, &exp, p, trials, history, c)
+	created, exhausted, err := r.createTrials(ctx, &exp, base, p, trials, history, c)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	trials = append(trials, created...)
 	if exhausted && count(trials).active == 0 {
-		return ctrl.Result{}, r.setStatus(ctx, &exp, trials, ConditionSucceeded, "SearchSpaceExhausted", "every point of the search space was tried")
+		return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, ConditionSucceeded, "SearchSpaceExhausted", "every point of the search space was tried")
 	}
-	return ctrl.Result{}, r.setStatus(ctx, &exp, trials, ConditionRunning, "TrialsRunning", fmt.Sprintf("%d trials running", count(trials).active))
+	return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, ConditionRunning, "TrialsRunning", fmt.Sprintf("%d trials running", count(trials).active))
 }
 
 // owned are the trials the Experiment controls, by number.
@@ -203,8 +206,10 @@ func (r *Reconciler) stopEarly(ctx context.Context, exp *mlv1.Experiment, p *pla
 		now := metav1.Now()
 		t.Status.Phase, t.Status.CompletionTime = mlv1.TrialEarlyStopped, &now
 		setCondition(t, mlv1.TrialEarlyStopped, "EarlyStopped", "stopped early: "+why)
+		// An update, not a patch: it must not land on a trial that ended
+		// meanwhile (a conflict is judged again at the next reconcile).
 		if err := r.Client.Status().Update(ctx, t); err != nil {
-			return err
+			return client.IgnoreNotFound(err)
 		}
 		history[i].State = suggest.Stopped
 		r.Recorder.Eventf(exp, t, corev1.EventTypeNormal, "TrialEarlyStopped", "Stop", "trial %s stopped early: %s", t.Name, why)
@@ -275,7 +280,7 @@ func ended(exp *mlv1.Experiment, c counts, bestTrial *mlv1.Trial) (condition, re
 
 // createTrials adds trials while slots and budget allow; exhausted says
 // the algorithm has nothing left to suggest.
-func (r *Reconciler) createTrials(ctx context.Context, exp *mlv1.Experiment, p *plan, trials []mlv1.Trial, history []suggest.Trial, c counts) (created []mlv1.Trial, exhausted bool, err error) {
+func (r *Reconciler) createTrials(ctx context.Context, exp *mlv1.Experiment, base client.Patch, p *plan, trials []mlv1.Trial, history []suggest.Trial, c counts) (created []mlv1.Trial, exhausted bool, err error) {
 	n := 0
 	for i := range trials {
 		n = max(n, number(&trials[i])+1)
@@ -294,12 +299,16 @@ func (r *Reconciler) createTrials(ctx context.Context, exp *mlv1.Experiment, p *
 		}
 		t, err := newTrial(exp, n, a, r.Client.Scheme())
 		if err != nil {
-			return created, false, r.setStatus(ctx, exp, trials, ConditionFailed, "InvalidTrialTemplate", err.Error())
+			return created, false, r.setStatus(ctx, exp, base, trials, ConditionFailed, "InvalidTrialTemplate", err.Error())
 		}
-		if err := r.Client.Create(ctx, t); err != nil && !apierrors.IsAlreadyExists(err) {
+		switch err := r.Client.Create(ctx, t); {
+		case apierrors.IsAlreadyExists(err):
+			// Made by an earlier reconcile the cache has not shown yet.
+		case err != nil:
 			return created, false, fmt.Errorf("creating trial %s: %w", t.Name, err)
+		default:
+			r.Recorder.Eventf(exp, t, corev1.EventTypeNormal, "TrialCreated", "Suggest", "trial %s: %s", t.Name, summary(t.Spec.ParameterAssignments))
 		}
-		r.Recorder.Eventf(exp, t, corev1.EventTypeNormal, "TrialCreated", "Suggest", "trial %s: %s", t.Name, summary(t.Spec.ParameterAssignments))
 		created = append(created, *t)
 		history = append(history, suggest.Trial{Number: n, Assignment: a, State: suggest.Running})
 		n++
@@ -337,7 +346,7 @@ func newTrial(exp *mlv1.Experiment, n int, a suggest.Assignment, scheme *runtime
 }
 
 // setStatus writes the counts, the best trial and the condition.
-func (r *Reconciler) setStatus(ctx context.Context, exp *mlv1.Experiment, trials []mlv1.Trial, condition, reason, message string) error {
+func (r *Reconciler) setStatus(ctx context.Context, exp *mlv1.Experiment, base client.Patch, trials []mlv1.Trial, condition, reason, message string) error {
 	c := count(trials)
 	s := &exp.Status
 	s.Trials, s.TrialsSucceeded, s.TrialsFailed, s.TrialsEarlyStopped = int32(c.total), int32(c.succeeded), int32(c.failed), int32(c.earlyStopped)
@@ -373,5 +382,5 @@ func (r *Reconciler) setStatus(ctx context.Context, exp *mlv1.Experiment, trials
 		s.CompletionTime = nil
 	}
 	s.ObservedGeneration = exp.Generation
-	return r.Client.Status().Update(ctx, exp)
+	return r.Client.Status().Patch(ctx, exp, base)
 }

@@ -116,7 +116,18 @@ func (fl *follower) run(ctx context.Context, r *TrialReconciler, trial *mlv1.Tri
 			}
 		}
 	})
-	// The last values (and the end) reach the status too.
+	// The log ended with the container: once the pod says how, the trial
+	// is reconciled again to record it (and its last values).
+	for range 30 {
+		if p, err := latestPod(ctx, r.Pods, job); err != nil || p == nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	select {
 	case events <- event.GenericEvent{Object: trial}:
 	default:

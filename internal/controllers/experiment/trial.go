@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -71,6 +72,9 @@ func (r *TrialReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&batchv1.Job{}).
 		WatchesRawSource(r.follow.source()).
 		Named("trial").
+		// Trials are independent, and a finish reads a whole log: many
+		// at once keep parallel trials from queueing behind each other.
+		WithOptions(controller.Options{MaxConcurrentReconciles: 16}).
 		Complete(r)
 }
 
@@ -86,26 +90,33 @@ func (r *TrialReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		r.follow.stop(req.NamespacedName)
 		return ctrl.Result{}, r.cleanUp(ctx, &trial)
 	}
+	// Status is written as a merge patch of what changed: the cache may
+	// lag behind the last write, and a conflict would only delay it.
+	base := client.MergeFrom(trial.DeepCopy())
 	var job batchv1.Job
 	err := r.Client.Get(ctx, req.NamespacedName, &job)
 	if apierrors.IsNotFound(err) {
-		return ctrl.Result{}, r.createJob(ctx, &trial)
+		return ctrl.Result{}, r.createJob(ctx, &trial, base)
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if done, failed, why := jobEnded(&job); done {
 		r.follow.stop(req.NamespacedName)
-		return ctrl.Result{}, r.finish(ctx, &trial, &job, failed, why)
+		return ctrl.Result{}, r.finish(ctx, &trial, base, &job, failed, why)
+	}
+	if r.podSucceeded(ctx, &job) {
+		r.follow.stop(req.NamespacedName)
+		return ctrl.Result{}, r.finish(ctx, &trial, base, &job, false, "")
 	}
 	r.follow.start(ctx, r, &trial)
-	return ctrl.Result{}, r.recordProgress(ctx, &trial)
+	return ctrl.Result{}, r.recordProgress(ctx, &trial, base)
 }
 
-func (r *TrialReconciler) createJob(ctx context.Context, trial *mlv1.Trial) error {
+func (r *TrialReconciler) createJob(ctx context.Context, trial *mlv1.Trial, base client.Patch) error {
 	var job batchv1.Job
 	if err := json.Unmarshal(trial.Spec.RunSpec.Raw, &job); err != nil {
-		return r.fail(ctx, trial, mlv1.TrialFailed, "InvalidRunSpec", fmt.Sprintf("spec.runSpec is not a Job: %v", err))
+		return r.fail(ctx, trial, base, mlv1.TrialFailed, "InvalidRunSpec", fmt.Sprintf("spec.runSpec is not a Job: %v", err))
 	}
 	job.Name, job.Namespace, job.ResourceVersion = trial.Name, trial.Namespace, ""
 	if job.Labels == nil {
@@ -123,7 +134,7 @@ func (r *TrialReconciler) createJob(ctx context.Context, trial *mlv1.Trial) erro
 	}
 	if err := r.Client.Create(ctx, &job); err != nil && !apierrors.IsAlreadyExists(err) {
 		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
-			return r.fail(ctx, trial, mlv1.TrialFailed, "JobRefused", fmt.Sprintf("job %s was refused: %v", job.Name, err))
+			return r.fail(ctx, trial, base, mlv1.TrialFailed, "JobRefused", fmt.Sprintf("job %s was refused: %v", job.Name, err))
 		}
 		return err
 	}
@@ -132,7 +143,7 @@ func (r *TrialReconciler) createJob(ctx context.Context, trial *mlv1.Trial) erro
 	trial.Status.Phase, trial.Status.JobName, trial.Status.StartTime = mlv1.TrialRunning, job.Name, &now
 	trial.Status.ParametersSummary = summary(trial.Spec.ParameterAssignments)
 	setCondition(trial, mlv1.TrialRunning, "JobCreated", "job "+job.Name+" runs the trial")
-	return r.Client.Status().Update(ctx, trial)
+	return r.Client.Status().Patch(ctx, trial, base)
 }
 
 // jobEnded says whether the Job has ended, and how.
@@ -151,9 +162,23 @@ func jobEnded(job *batchv1.Job) (done, failed bool, why string) {
 	return false, false, ""
 }
 
+// podSucceeded says whether the pod of a single-completion Job has
+// succeeded: the trial's result is in then, a second before the Job
+// controller (which batches pod updates) marks the Job Complete.
+func (r *TrialReconciler) podSucceeded(ctx context.Context, job *batchv1.Job) bool {
+	if c := job.Spec.Completions; c != nil && *c != 1 {
+		return false
+	}
+	if p := job.Spec.Parallelism; p != nil && *p > 1 {
+		return false
+	}
+	pod, err := latestPod(ctx, r.Pods, job)
+	return err == nil && pod != nil && pod.Status.Phase == corev1.PodSucceeded
+}
+
 // finish reads the metrics from the whole log of the Job's last pod and
 // records the trial's result.
-func (r *TrialReconciler) finish(ctx context.Context, trial *mlv1.Trial, job *batchv1.Job, failed bool, why string) error {
+func (r *TrialReconciler) finish(ctx context.Context, trial *mlv1.Trial, base client.Patch, job *batchv1.Job, failed bool, why string) error {
 	reader, err := r.readAll(ctx, trial, job)
 	if err != nil {
 		return err
@@ -162,23 +187,23 @@ func (r *TrialReconciler) finish(ctx context.Context, trial *mlv1.Trial, job *ba
 	trial.Status.Observation, trial.Status.History = obs, history
 	switch {
 	case failed:
-		return r.fail(ctx, trial, mlv1.TrialFailed, "JobFailed", "job "+job.Name+" failed: "+why)
+		return r.fail(ctx, trial, base, mlv1.TrialFailed, "JobFailed", "job "+job.Name+" failed: "+why)
 	case missing != "":
-		return r.fail(ctx, trial, mlv1.TrialMetricsUnavailable, "MetricsUnavailable", missing)
+		return r.fail(ctx, trial, base, mlv1.TrialMetricsUnavailable, "MetricsUnavailable", missing)
 	}
 	now := metav1.Now()
 	trial.Status.Phase, trial.Status.CompletionTime = mlv1.TrialSucceeded, &now
 	setCondition(trial, mlv1.TrialSucceeded, "JobSucceeded", fmt.Sprintf("%s %s", trial.Spec.Objective.ObjectiveMetricName, obs.Metrics[0].Latest))
 	r.Recorder.Eventf(trial, job, corev1.EventTypeNormal, "TrialSucceeded", "Record", "%s=%s", trial.Spec.Objective.ObjectiveMetricName, objectiveValue(trial))
-	return r.Client.Status().Update(ctx, trial)
+	return r.Client.Status().Patch(ctx, trial, base)
 }
 
-func (r *TrialReconciler) fail(ctx context.Context, trial *mlv1.Trial, phase mlv1.TrialPhase, reason, message string) error {
+func (r *TrialReconciler) fail(ctx context.Context, trial *mlv1.Trial, base client.Patch, phase mlv1.TrialPhase, reason, message string) error {
 	now := metav1.Now()
 	trial.Status.Phase, trial.Status.CompletionTime = phase, &now
 	setCondition(trial, phase, reason, message)
 	r.Recorder.Eventf(trial, nil, corev1.EventTypeWarning, reason, "Record", "%s", message)
-	return r.Client.Status().Update(ctx, trial)
+	return r.Client.Status().Patch(ctx, trial, base)
 }
 
 // readAll reads the primary container's log of the Job's latest pod.
@@ -266,7 +291,7 @@ func strategy(obj mlv1.ObjectiveSpec, name string) metrics.Strategy {
 
 // recordProgress writes the follower's intermediate values, when there
 // are new ones.
-func (r *TrialReconciler) recordProgress(ctx context.Context, trial *mlv1.Trial) error {
+func (r *TrialReconciler) recordProgress(ctx context.Context, trial *mlv1.Trial, base client.Patch) error {
 	reader := r.follow.reader(client.ObjectKeyFromObject(trial))
 	if reader == nil {
 		return nil
@@ -276,7 +301,7 @@ func (r *TrialReconciler) recordProgress(ctx context.Context, trial *mlv1.Trial)
 		return nil
 	}
 	trial.Status.Observation, trial.Status.History = obs, history
-	return r.Client.Status().Update(ctx, trial)
+	return r.Client.Status().Patch(ctx, trial, base)
 }
 
 // cleanUp removes a finished trial's Job (and so its pods), unless the

@@ -258,8 +258,11 @@ func (m mixture) draw(g *rand.Rand, lo, hi float64) float64 {
 func (m mixture) logPDF(x float64) float64 {
 	p := 0.0
 	for k, scale := range m.scale {
-		z := (x - m.mu[k]) / m.sigma[k]
-		p += scale * math.Exp(-z*z/2)
+		// Beyond 10 sigmas a normal adds under e^-50 of its weight: next
+		// to the prior (never that far: it spans the range) it is nothing.
+		if z := (x - m.mu[k]) / m.sigma[k]; z*z < 100 {
+			p += scale * math.Exp(-z*z/2)
+		}
 	}
 	return math.Log(math.Max(p, 1e-300))
 }
