@@ -117,7 +117,7 @@ func (p Param) at(u float64) string {
 }
 
 // format writes a value of the parameter: integers without a point,
-// doubles in the shortest form that reads back the same.
+// stepped doubles to the step's decimals, others to six digits.
 func (p Param) format(x float64) string {
 	if p.Kind == Int {
 		x = math.Min(math.Max(math.Round(x), math.Ceil(p.Min)), math.Floor(p.Max))
@@ -129,7 +129,9 @@ func (p Param) format(x float64) string {
 		x = math.Min(math.Max(x, p.Min), p.Max)
 		return strconv.FormatFloat(x, 'f', decimals(p.Step), 64)
 	}
-	return strconv.FormatFloat(x, 'g', -1, 64)
+	// Six significant digits: more says nothing of a hyperparameter, and
+	// the trial's value is what the search learns from either way.
+	return strconv.FormatFloat(x, 'g', 6, 64)
 }
 
 // decimals is how many decimal places a step needs.
