@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -93,6 +94,38 @@ func TestExperiment(t *testing.T) {
 			t.Errorf("kubectl get experiments:\n%s", table)
 		}
 		t.Logf("kubectl get experiments:\n%s", table)
+	})
+
+	t.Run("skiff tune", func(t *testing.T) {
+		script, err := filepath.Abs(ex + "tune.py")
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"tune", script, "--name", "cli", "--param", "alpha=logUniform:0.0001:1", "--param", "l1-ratio=double:0:1",
+			"--maximize", "cv_r2", "--trials", "6", "--parallel", "3", "--seed", "1", "--kubeconfig", in.kubeconfig()}
+		dry, err := in.skiff(append(args, "--dry-run", "-o", "yaml")...)
+		if err != nil || !strings.Contains(dry, "kind: Experiment") || !strings.Contains(dry, "--l1-ratio=${trialParameters.l1_ratio}") {
+			t.Fatalf("skiff tune --dry-run -o yaml: %v\n%s", err, dry)
+		}
+		out, err := in.skiff(args...)
+		if err != nil {
+			t.Fatalf("skiff tune: %v\n%s", err, out)
+		}
+		for _, want := range []string{"trials 6/6", "cli MaxTrialsReached", "TRIAL", "best: cli-", "its log: kubectl logs -n default job/cli-"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("skiff tune's output lacks %q:\n%s", want, out)
+			}
+		}
+		best := strings.TrimSpace(strings.SplitN(strings.SplitN(out, "its log: kubectl logs -n default ", 2)[1], "\n", 2)[0])
+		if logs := in.mustKubectl("logs", best); !strings.Contains(logs, "cv_r2=") {
+			t.Errorf("the best trial's log (%s): %q", best, logs)
+		}
+		if status, err := in.skiff("tune", "status", "cli", "--kubeconfig", in.kubeconfig()); err != nil || !strings.Contains(status, "trials 6/6") {
+			t.Errorf("skiff tune status: %v\n%s", err, status)
+		}
+		if again, err := in.skiff(args...); err == nil || !strings.Contains(again, "experiment default/cli exists") {
+			t.Errorf("skiff tune of an existing name: %v\n%s", err, again)
+		}
 	})
 
 	t.Run("grid", func(t *testing.T) {
