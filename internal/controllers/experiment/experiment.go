@@ -64,6 +64,9 @@ type plan struct {
 }
 
 func newPlan(exp *mlv1.Experiment) (*plan, error) {
+	if mc := exp.Spec.MetricsCollectorSpec; mc != nil && mc.Collector != nil && mc.Collector.Kind == mlv1.CollectorFile {
+		return nil, fmt.Errorf("spec.metricsCollectorSpec.collector.kind File is not supported yet: print the metrics (name=value or JSON lines) and use StdOut")
+	}
 	sp, err := space(exp.Spec.Parameters)
 	if err != nil {
 		return nil, err
