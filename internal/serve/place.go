@@ -140,14 +140,20 @@ func NameFor(path string) string {
 	if base == modelFileName {
 		base = filepath.Base(filepath.Dir(filepath.Clean(path)))
 	}
-	base = strings.TrimSuffix(base, filepath.Ext(base))
-	name := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(base), "-"), "-")
+	return Label(strings.TrimSuffix(base, filepath.Ext(base)), "model")
+}
+
+// Label is s as an object name of at most 40 characters that starts with
+// a letter (lowercase letters, digits and '-'), or fallback when nothing
+// of s is left.
+func Label(s, fallback string) string {
+	name := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(s), "-"), "-")
 	name = strings.TrimLeft(name, "0123456789-")
 	if len(name) > 40 {
 		name = strings.TrimRight(name[:40], "-")
 	}
 	if name == "" {
-		return "model"
+		return fallback
 	}
 	return name
 }

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
+	"github.com/skiff-dev/skiff/internal/serve"
 )
 
 // Request is what skiff tune was asked.
@@ -37,20 +38,9 @@ type Request struct {
 	Python          string
 }
 
-var notName = regexp.MustCompile(`[^a-z0-9-]+`)
-
 // NameFor is an Experiment name from the script's file name.
 func NameFor(script string) string {
-	base := strings.TrimSuffix(filepath.Base(script), filepath.Ext(script))
-	name := strings.Trim(notName.ReplaceAllString(strings.ToLower(base), "-"), "-")
-	name = strings.TrimLeft(name, "0123456789-")
-	if len(name) > 40 {
-		name = strings.TrimRight(name[:40], "-")
-	}
-	if name == "" {
-		return "tune"
-	}
-	return name
+	return serve.Label(strings.TrimSuffix(filepath.Base(script), filepath.Ext(script)), "tune")
 }
 
 // Param reads one --param: name=double:MIN:MAX, logUniform:MIN:MAX,
