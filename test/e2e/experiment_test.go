@@ -82,10 +82,26 @@ func TestExperiment(t *testing.T) {
 		if len(trials) != 12 {
 			t.Errorf("%d trials listed, want 12: %v", len(trials), trials)
 		}
+		if n := in.jsonpath("get", "trials", "-l", "ml.skiff.dev/experiment=elastic-net", "-o", "jsonpath={.items[0].status.parametersSummary}"); !strings.Contains(n, "alpha=") {
+			t.Errorf("a trial's parameters summary %q", n)
+		}
 		// Not retained: the trials' Jobs go once their results are in.
 		eventually(t, time.Minute, "the trials' Jobs removed", func() error {
 			if jobs := in.jsonpath("get", "jobs", "-l", "ml.skiff.dev/experiment=elastic-net", "-o", "name"); jobs != "" {
 				return fmt.Errorf("jobs left: %s", jobs)
+			}
+			return nil
+		})
+		// A finished Experiment given a larger budget goes on.
+		in.mustKubectl("patch", "experiment", "elastic-net", "--type=merge", "-p", `{"spec":{"maxTrialCount":14}}`)
+		eventually(t, 2*time.Minute, "two more trials", func() error {
+			e := in.experiment(t, "elastic-net")
+			done := false
+			for _, c := range e.Status.Conditions {
+				done = done || c.Type == "Succeeded" && c.Status == "True"
+			}
+			if e.Status.Trials != 14 || e.Status.TrialsSucceeded != 14 || !done {
+				return fmt.Errorf("%d trials, %d succeeded, conditions %+v", e.Status.Trials, e.Status.TrialsSucceeded, e.Status.Conditions)
 			}
 			return nil
 		})
