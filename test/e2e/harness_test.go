@@ -108,7 +108,14 @@ func newInstance(t *testing.T) *instance {
 	if err := os.MkdirAll(in.home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(in.forceStop)
+	t.Cleanup(func() {
+		// A failed test shows the end of skiff's log: its data dir goes
+		// with the test.
+		if t.Failed() {
+			t.Logf("the end of skiff's log:\n%s", in.logTail())
+		}
+		in.forceStop()
+	})
 	return in
 }
 
