@@ -67,3 +67,15 @@ func TestToSuggestMinimizes(t *testing.T) {
 		t.Errorf("a maximized objective is negated for the algorithms: %v, %v", got[0].Value, got[1].Points)
 	}
 }
+
+// A history at its limit keeps its length: progress is seen in its end.
+func TestSameLast(t *testing.T) {
+	full := make([]mlv1.MetricPoint, historyLimit)
+	moved := append(append([]mlv1.MetricPoint(nil), full[1:]...), mlv1.MetricPoint{Step: 101, Value: "0.5"})
+	if sameLast(moved, full) {
+		t.Error("a full history with a new last point reads as unchanged")
+	}
+	if !sameLast(full, full) || !sameLast(nil, nil) {
+		t.Error("equal histories read as changed")
+	}
+}

@@ -138,7 +138,7 @@ func (r *TrialReconciler) createJob(ctx context.Context, trial *mlv1.Trial, base
 		}
 		return err
 	}
-	r.Recorder.Eventf(trial, &job, corev1.EventTypeNormal, "JobCreated", "Run", "job %s runs the trial: %s", job.Name, trial.Status.ParametersSummary)
+	r.Recorder.Eventf(trial, &job, corev1.EventTypeNormal, "JobCreated", "Run", "job %s runs the trial: %s", job.Name, summary(trial.Spec.ParameterAssignments))
 	now := metav1.Now()
 	trial.Status.Phase, trial.Status.JobName, trial.Status.StartTime = mlv1.TrialRunning, job.Name, &now
 	trial.Status.ParametersSummary = summary(trial.Spec.ParameterAssignments)
@@ -297,11 +297,17 @@ func (r *TrialReconciler) recordProgress(ctx context.Context, trial *mlv1.Trial,
 		return nil
 	}
 	obs, history, missing := observe(trial, reader)
-	if missing != "" || len(history) == len(trial.Status.History) {
+	if missing != "" || sameLast(history, trial.Status.History) {
 		return nil
 	}
 	trial.Status.Observation, trial.Status.History = obs, history
 	return r.Client.Status().Patch(ctx, trial, base)
+}
+
+// sameLast says whether two histories end alike: once a history holds
+// its limit its length stays, so the last point tells what is new.
+func sameLast(a, b []mlv1.MetricPoint) bool {
+	return len(a) == len(b) && (len(a) == 0 || a[len(a)-1] == b[len(b)-1])
 }
 
 // cleanUp removes a finished trial's Job (and so its pods), unless the

@@ -82,9 +82,11 @@ func Param(flag string) (mlv1.ParameterSpec, error) {
 	return p, nil
 }
 
+var notPlaceholder = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
 // trialParameterName is a parameter's name as a template placeholder.
 func trialParameterName(param string) string {
-	return regexp.MustCompile(`[^A-Za-z0-9_]`).ReplaceAllString(param, "_")
+	return notPlaceholder.ReplaceAllString(param, "_")
 }
 
 // Build is the Experiment for req; scriptDir is the script's folder as an
