@@ -220,8 +220,10 @@ func (r *Reconciler) stopEarly(ctx context.Context, exp *mlv1.Experiment, p *pla
 	return nil
 }
 
+// counts are the trials by phase; active are those not finished, of
+// which pending have no Job yet.
 type counts struct {
-	total, active, succeeded, failed, earlyStopped int
+	total, active, pending, succeeded, failed, earlyStopped int
 }
 
 func count(trials []mlv1.Trial) counts {
@@ -234,6 +236,9 @@ func count(trials []mlv1.Trial) counts {
 			c.failed++
 		case mlv1.TrialEarlyStopped:
 			c.earlyStopped++
+		case "", mlv1.TrialPending:
+			c.active++
+			c.pending++
 		default:
 			c.active++
 		}
@@ -353,7 +358,7 @@ func (r *Reconciler) setStatus(ctx context.Context, exp *mlv1.Experiment, base c
 	c := count(trials)
 	s := &exp.Status
 	s.Trials, s.TrialsSucceeded, s.TrialsFailed, s.TrialsEarlyStopped = int32(c.total), int32(c.succeeded), int32(c.failed), int32(c.earlyStopped)
-	s.TrialsRunning, s.TrialsPending = int32(c.active), 0
+	s.TrialsRunning, s.TrialsPending = int32(c.active-c.pending), int32(c.pending)
 	if b := best(exp, trials); b != nil {
 		s.CurrentOptimalTrial = &mlv1.OptimalTrial{BestTrialName: b.Name, ParameterAssignments: b.Spec.ParameterAssignments, Observation: b.Status.Observation}
 	}

@@ -3,6 +3,8 @@ package experiment
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -77,5 +79,16 @@ func TestSameLast(t *testing.T) {
 	}
 	if !sameLast(full, full) || !sameLast(nil, nil) {
 		t.Error("equal histories read as changed")
+	}
+}
+
+func TestCount(t *testing.T) {
+	trials := []mlv1.Trial{
+		trial("0", mlv1.TrialSucceeded, "0.8"), trial("1", mlv1.TrialFailed, ""), trial("2", mlv1.TrialMetricsUnavailable, ""),
+		trial("3", mlv1.TrialEarlyStopped, "0.1"), trial("4", mlv1.TrialRunning, ""), trial("5", "", ""), trial("6", mlv1.TrialPending, ""),
+	}
+	want := counts{total: 7, active: 3, pending: 2, succeeded: 1, failed: 2, earlyStopped: 1}
+	if diff := cmp.Diff(want, count(trials), cmp.AllowUnexported(counts{})); diff != "" {
+		t.Errorf("count (-want +got):\n%s", diff)
 	}
 }
