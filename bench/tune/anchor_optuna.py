@@ -1,8 +1,9 @@
 """Optuna's TPE and random search on the functions of bench/tune (Branin,
-Hartmann-6), the same budgets and seeds: the anchor for skiff's search
-quality. Debian's python3-optuna.
+Hartmann-6, and with --sklearn the scikit-learn task of sklearn_task.py),
+the same budgets and seeds: the anchor for skiff's search quality.
+Debian's python3-optuna.
 
-    python3 bench/tune/anchor_optuna.py [seeds]
+    python3 bench/tune/anchor_optuna.py [seeds] [--sklearn]
 """
 import math
 import statistics
@@ -29,6 +30,13 @@ ALPHA = [1.0, 1.2, 3.0, 3.2]
 def hartmann6(t):
     x = [t.suggest_float("x%d" % i, 0, 1) for i in range(6)]
     return -sum(ALPHA[i] * math.exp(-sum(A[i][j] * (x[j] - P[i][j] * 1e-4) ** 2 for j in range(6))) for i in range(4))
+
+
+def svr(t):
+    import sklearn_task  # beside this file; imports scikit-learn
+
+    return sklearn_task.rmse(t.suggest_float("C", 1e-2, 1e3, log=True), t.suggest_float("gamma", 1e-4, 1, log=True),
+                             t.suggest_float("epsilon", 1e-3, 1e2, log=True))
 
 
 def run(f, sampler, seeds):
@@ -62,10 +70,14 @@ def latency(n):
 
 
 if __name__ == "__main__":
-    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    args = [a for a in sys.argv[1:] if a != "--sklearn"]
+    seeds = int(args[0]) if args else 10
+    functions = [("branin", branin), ("hartmann6", hartmann6)]
+    if "--sklearn" in sys.argv:
+        functions.append(("sklearn", svr))
     print("optuna %s: best value found, median of %d seeds" % (optuna.__version__, seeds))
     print("%-10s %-8s %10s %10s" % ("function", "sampler", "50 trials", "100 trials"))
-    for name, f in (("branin", branin), ("hartmann6", hartmann6)):
+    for name, f in functions:
         for sname, sampler in (("random", lambda s: optuna.samplers.RandomSampler(seed=s)),
                                ("tpe", lambda s: optuna.samplers.TPESampler(seed=s))):
             a, b = run(f, sampler, seeds)

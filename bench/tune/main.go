@@ -3,8 +3,10 @@
 // best value found on standard test functions (Branin, Hartmann-6) after
 // 50 and 100 sequential trials, median over seeds, to set beside
 // Optuna's (bench/tune/anchor_optuna.py, the same functions and budgets).
+// -sklearn adds a real scikit-learn tuning task (bench/tune/sklearn_task.py,
+// evaluated by one python3 process that has scikit-learn).
 //
-//	go run ./bench/tune [-seeds 10]
+//	go run ./bench/tune [-seeds 10] [-sklearn] [-python /usr/bin/python3]
 package main
 
 import (
@@ -21,14 +23,16 @@ import (
 
 func main() {
 	seeds := flag.Int("seeds", 10, "seeds per function and algorithm")
+	withSklearn := flag.Bool("sklearn", false, "also tune the scikit-learn task (needs python3 with scikit-learn)")
+	python := flag.String("python", "/usr/bin/python3", "the python3 for -sklearn")
 	flag.Parse()
-	if err := run(*seeds); err != nil {
+	if err := run(*seeds, *withSklearn, *python); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(seeds int) error {
+func run(seeds int, withSklearn bool, python string) error {
 	fmt.Println("suggestion latency (one trial's parameters, 6 parameters, after n finished trials):")
 	fmt.Printf("%-8s %8s %12s\n", "algorithm", "trials", "per call")
 	for _, algorithm := range []string{"random", "sobol", "tpe"} {
@@ -42,7 +46,16 @@ func run(seeds int) error {
 	}
 	fmt.Printf("\nbest value found, median of %d seeds (lower is better; optimum: branin 0.397887, hartmann6 -3.32237):\n", seeds)
 	fmt.Printf("%-10s %-8s %10s %10s\n", "function", "algorithm", "50 trials", "100 trials")
-	for _, f := range functions {
+	fs := functions
+	if withSklearn {
+		task, err := startSklearn(python)
+		if err != nil {
+			return err
+		}
+		defer task.Close()
+		fs = append(fs, task.function())
+	}
+	for _, f := range fs {
 		for _, algorithm := range []string{"random", "tpe"} {
 			at50, at100, err := quality(f, algorithm, seeds)
 			if err != nil {
@@ -57,7 +70,12 @@ func run(seeds int) error {
 type function struct {
 	name  string
 	space suggest.Space
-	eval  func(x []float64) float64
+	eval  func(x []float64) (float64, error)
+}
+
+// pure is an objective that cannot fail.
+func pure(f func(x []float64) float64) func(x []float64) (float64, error) {
+	return func(x []float64) (float64, error) { return f(x), nil }
 }
 
 func unitSpace(d int, lo, hi []float64) suggest.Space {
@@ -69,8 +87,8 @@ func unitSpace(d int, lo, hi []float64) suggest.Space {
 }
 
 var functions = []function{
-	{"branin", unitSpace(2, []float64{-5, 0}, []float64{10, 15}), branin},
-	{"hartmann6", unitSpace(6, []float64{0, 0, 0, 0, 0, 0}, []float64{1, 1, 1, 1, 1, 1}), hartmann6},
+	{"branin", unitSpace(2, []float64{-5, 0}, []float64{10, 15}), pure(branin)},
+	{"hartmann6", unitSpace(6, []float64{0, 0, 0, 0, 0, 0}, []float64{1, 1, 1, 1, 1, 1}), pure(hartmann6)},
 }
 
 func branin(x []float64) float64 {
@@ -117,7 +135,10 @@ func quality(f function, algorithm string, seeds int) (at50, at100 float64, err 
 			if err != nil {
 				return 0, 0, err
 			}
-			v := f.eval(values(f.space, a))
+			v, err := f.eval(values(f.space, a))
+			if err != nil {
+				return 0, 0, err
+			}
 			best = math.Min(best, v)
 			history = append(history, suggest.Trial{Number: n, Assignment: a, State: suggest.Complete, Value: v})
 			if n == 49 {
@@ -148,7 +169,8 @@ func latency(algorithm string, n int) (time.Duration, error) {
 	for i := range n {
 		a, _ := suggest.New("random", f.space, nil, 9)
 		as, _ := a.Sample(i, nil)
-		history = append(history, suggest.Trial{Number: i, Assignment: as, State: suggest.Complete, Value: f.eval(values(f.space, as))})
+		v, _ := f.eval(values(f.space, as))
+		history = append(history, suggest.Trial{Number: i, Assignment: as, State: suggest.Complete, Value: v})
 	}
 	const calls = 50
 	start := time.Now()

@@ -4,16 +4,19 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 	"github.com/skiff-dev/skiff/internal/controllers/experiment"
+	"github.com/skiff-dev/skiff/internal/progress"
 	"github.com/skiff-dev/skiff/internal/tune/spec"
 )
 
@@ -118,11 +121,57 @@ func tuneRun(opts *TuneOptions) error {
 	}
 	report := opts.g.reporter()
 	report.Info("experiment %s/%s: %d trials, %d at a time, %s", exp.Namespace, exp.Name, req.Trials, req.Parallel, req.Algorithm)
-	exp, err = spec.Wait(opts.ctx, c, client.ObjectKeyFromObject(exp), opts.Timeout, func(e *mlv1.Experiment) { report.Info("%s", spec.Progress(e)) })
+	show := tuneProgress{opts: opts, c: c, report: report}
+	if terminal(opts.g.stderr) && !opts.g.quiet {
+		show.live = spec.NewLive(opts.g.stderr)
+	}
+	exp, err = spec.Wait(opts.ctx, c, client.ObjectKeyFromObject(exp), opts.Timeout, show.update)
+	show.done()
 	if err != nil {
 		return err
 	}
 	return printTuned(opts, c, exp)
+}
+
+// tuneProgress shows a running search: on a terminal a bar and the best
+// trials redrawn in place, otherwise a line each time the counts change.
+type tuneProgress struct {
+	opts   *TuneOptions
+	c      client.Client
+	report *progress.Reporter
+	live   *spec.Live
+}
+
+func (p *tuneProgress) update(exp *mlv1.Experiment) {
+	if p.live == nil {
+		p.report.Info("%s", spec.Progress(exp))
+		return
+	}
+	trials, err := listTrials(p.opts.ctx, p.c, exp)
+	if err != nil {
+		_ = p.live.Clear() // the warning must not land inside the frame
+		p.report.Warn("listing the trials of %s: %v", exp.Name, err)
+	}
+	_ = p.live.Draw(exp, spec.Best(exp, trials, 5))
+}
+
+// done takes the live frame away: the summary printed next replaces it.
+func (p *tuneProgress) done() {
+	if p.live != nil {
+		_ = p.live.Clear()
+	}
+}
+
+// terminal says whether w is a terminal, where redrawing in place works.
+func terminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func listTrials(ctx context.Context, c client.Client, exp *mlv1.Experiment) ([]mlv1.Trial, error) {
+	var trials mlv1.TrialList
+	err := c.List(ctx, &trials, client.InNamespace(exp.Namespace), client.MatchingLabels{experiment.LabelExperiment: exp.Name})
+	return trials.Items, err
 }
 
 // scriptDir is the folder of a script that exists.
@@ -143,8 +192,8 @@ func printTuned(opts *TuneOptions, c client.Client, exp *mlv1.Experiment) error 
 	if printed, err := printObject(opts.g.stdout, opts.Output, exp); printed {
 		return err
 	}
-	var trials mlv1.TrialList
-	if err := c.List(opts.ctx, &trials, client.InNamespace(exp.Namespace), client.MatchingLabels{experiment.LabelExperiment: exp.Name}); err != nil {
+	trials, err := listTrials(opts.ctx, c, exp)
+	if err != nil {
 		return err
 	}
 	end := spec.Ended(exp)
@@ -152,7 +201,7 @@ func printTuned(opts *TuneOptions, c client.Client, exp *mlv1.Experiment) error 
 	if end != nil {
 		fmt.Fprintf(w, "%s %s: %s\n", exp.Name, end.Reason, end.Message)
 	}
-	best := spec.Best(exp, trials.Items, 5)
+	best := spec.Best(exp, trials, 5)
 	if len(best) == 0 {
 		fmt.Fprintf(w, "no trial succeeded: kubectl describe trials -l %s=%s says why\n", experiment.LabelExperiment, exp.Name)
 		if end != nil && end.Type == "Failed" {
@@ -163,7 +212,7 @@ func printTuned(opts *TuneOptions, c client.Client, exp *mlv1.Experiment) error 
 	if err := spec.Table(w, exp, best); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "best: %s (%s)\nits log: kubectl logs -n %s job/%s\n", best[0].Name, best[0].Status.ParametersSummary, exp.Namespace, best[0].Name)
+	_, err = fmt.Fprintf(w, "best: %s (%s)\nits log: kubectl logs -n %s job/%s\n", best[0].Name, best[0].Status.ParametersSummary, exp.Namespace, best[0].Name)
 	return err
 }
 
