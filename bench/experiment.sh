@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# An Experiment's overhead: N trials that each sleep 1 s, P at a time, on
-# a fresh skiff; wall time from kubectl create to Succeeded against the
-# floor N/P seconds, and the overhead per trial per slot.
+# An Experiment's overhead: N trials that each sleep SLEEP s (1), P at a
+# time, on a fresh skiff; wall time from kubectl create to Succeeded
+# against the floor N*SLEEP/P seconds, the overhead per trial per slot,
+# the throughput, and skiff's peak memory.
 #   SKIFF_BIN=bin/skiff bench/experiment.sh [trials] [parallel]
+# The scale run: SLEEP=0 TIMEOUT=60m bench/experiment.sh 10000 50
 set -euo pipefail
 SKIFF=${SKIFF_BIN:-bin/skiff}
 N=${1:-200}
 P=${2:-10}
+SLEEP=${SLEEP:-1}
+TIMEOUT=${TIMEOUT:-20m}
 work=$(mktemp -d /tmp/skiff-experiment.XXXXXX)
 api=$((20000 + RANDOM % 20000))
 trap '"$SKIFF" down --data-dir "$work/data" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
@@ -38,14 +42,17 @@ spec:
             containers:
             - name: trial
               image: busybox
-              command: [sh, -c, "sleep 1; echo loss=\${trialParameters.x}"]
+              command: [sh, -c, "sleep $SLEEP; echo loss=\${trialParameters.x}"]
 YAML
 start=$(date +%s.%N)
 k create -f "$work/experiment.yaml" >/dev/null
-k wait experiment/overhead --for=condition=Succeeded --timeout=20m >/dev/null
+k wait experiment/overhead --for=condition=Succeeded --timeout=$TIMEOUT >/dev/null
 end=$(date +%s.%N)
 k get experiment overhead
-awk -v s="$start" -v e="$end" -v n="$N" -v p="$P" 'BEGIN {
-  wall = e - s; floor = n / p
-  printf "trials %d, parallel %d: wall %.1f s, floor %.1f s, ratio %.2f, overhead %.3f s a trial a slot\n", n, p, wall, floor, wall / floor, (wall - floor) / (n / p)
+echo "trial objects: $(k get trials -o name | wc -l)"
+pid=$(pgrep -f -- "up .*--data-dir $work/data" | head -1)
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+awk -v s="$start" -v e="$end" -v n="$N" -v p="$P" -v t="$SLEEP" -v rss="$rss" 'BEGIN {
+  wall = e - s; floor = n * t / p
+  printf "trials %d, parallel %d, %g s each: wall %.1f s, floor %.1f s, overhead %.3f s a trial a slot, %.1f trials/s, skiff peak RSS %.0f MiB\n", n, p, t, wall, floor, (wall - floor) / (n / p), n / wall, rss / 1024
 }'

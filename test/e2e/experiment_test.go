@@ -13,6 +13,7 @@ import (
 type experimentStatus struct {
 	Status struct {
 		Trials, TrialsSucceeded, TrialsFailed, TrialsEarlyStopped int
+		TrialsRunning, TrialsPending                              int
 		CurrentOptimalTrial                                       *struct {
 			BestTrialName        string
 			ParameterAssignments []struct{ Name, Value string }
@@ -184,6 +185,72 @@ func TestExperiment(t *testing.T) {
 			t.Errorf("every grid point was tried: maxFailedTrialCount should have ended it")
 		}
 	})
+}
+
+// TestExperimentEdits: a File collector reads the metrics file the trial
+// writes (not its output), and parallelTrialCount raised on a running
+// Experiment gives it more trials at once.
+func TestExperimentEdits(t *testing.T) {
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false", "--gateway-port=0")
+
+	t.Run("file collector", func(t *testing.T) {
+		writer := `- |
+                import sys
+                x = float(sys.argv[1])
+                print("loss=100")  # not what the File collector reads
+                with open("/var/log/katib/metrics.log", "w") as f:
+                    for step in range(1, 4):
+                        f.write("step=%d loss=%.4f\n" % (step, x + 1.0 / step))`
+		manifest := strings.Replace(curveExperiment("file", "random", "", "  metricsCollectorSpec: {collector: {kind: File}}", 2), `- |
+                import sys, time
+                x = float(sys.argv[1])
+                for step in range(1, 11):
+                    print("step=%d loss=%.4f" % (step, x + 1.0 / step), flush=True)
+                    time.sleep(0.5)`, writer, 1)
+		in.apply(t, manifest)
+		e := in.waitExperiment(t, "file", "Succeeded", 3*time.Minute)
+		if e.Status.TrialsSucceeded != 2 {
+			t.Fatalf("%d trials succeeded, want 2", e.Status.TrialsSucceeded)
+		}
+		x := in.jsonpath("get", "trial", "file-0", "-o", `jsonpath={.spec.parameterAssignments[0].value}`)
+		got := in.jsonpath("get", "trial", "file-0", "-o", `jsonpath={.status.observation.metrics[0].latest} {.status.history[*].step}`)
+		var xv float64
+		fmt.Sscan(x, &xv)
+		if want := fmt.Sprintf("%g 1 2 3", mustParse(t, fmt.Sprintf("%.4f", xv+1.0/3))); got != want {
+			t.Errorf("trial file-0 (x=%s): objective and steps %q, want %q (the file's best loss, and its 3 steps)", x, got, want)
+		}
+	})
+
+	t.Run("parallelism raised while running", func(t *testing.T) {
+		in.apply(t, strings.Replace(curveExperiment("wider", "random", "", "", 6), "parallelTrialCount: 3", "parallelTrialCount: 1", 1))
+		eventually(t, time.Minute, "one trial running", func() error {
+			if e := in.experiment(t, "wider"); e.Status.TrialsRunning+e.Status.TrialsPending != 1 {
+				return fmt.Errorf("%d running, %d pending", e.Status.TrialsRunning, e.Status.TrialsPending)
+			}
+			return nil
+		})
+		in.mustKubectl("patch", "experiment", "wider", "--type=merge", "-p", `{"spec":{"parallelTrialCount":3}}`)
+		eventually(t, 30*time.Second, "three trials at once", func() error {
+			if e := in.experiment(t, "wider"); e.Status.TrialsRunning+e.Status.TrialsPending != 3 {
+				return fmt.Errorf("%d running, %d pending, %d in all", e.Status.TrialsRunning, e.Status.TrialsPending, e.Status.Trials)
+			}
+			return nil
+		})
+		e := in.waitExperiment(t, "wider", "Succeeded", 3*time.Minute)
+		if e.Status.Trials != 6 {
+			t.Errorf("%d trials, want 6", e.Status.Trials)
+		}
+	})
+}
+
+func mustParse(t *testing.T, s string) float64 {
+	t.Helper()
+	var v float64
+	if _, err := fmt.Sscan(s, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // curveExperiment's trials print a loss that falls with the step and is

@@ -281,8 +281,10 @@ const (
 )
 
 // MetricsCollectorSpec is Katib's metrics collector, without a sidecar:
-// skiff reads the primary container's log through the API (StdOut), or a
-// file the trial writes in a volume skiff mounts (File).
+// skiff reads the primary container's log through the API (StdOut), or
+// the file the trial writes (File; default /var/log/katib/metrics.log),
+// which a shell wrapper around the container's command copies to the log
+// once the command ends.
 type MetricsCollectorSpec struct {
 	// +optional
 	Collector *CollectorSpec `json:"collector,omitempty"`

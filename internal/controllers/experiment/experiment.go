@@ -64,9 +64,6 @@ type plan struct {
 }
 
 func newPlan(exp *mlv1.Experiment) (*plan, error) {
-	if mc := exp.Spec.MetricsCollectorSpec; mc != nil && mc.Collector != nil && mc.Collector.Kind == mlv1.CollectorFile {
-		return nil, fmt.Errorf("spec.metricsCollectorSpec.collector.kind File is not supported yet: print the metrics (name=value or JSON lines) and use StdOut")
-	}
 	sp, err := space(exp.Spec.Parameters)
 	if err != nil {
 		return nil, err
@@ -333,6 +330,13 @@ func newTrial(exp *mlv1.Experiment, n int, a suggest.Assignment, scheme *runtime
 	}
 	if err := primaryContainer(job, exp.Spec.TrialTemplate.PrimaryContainerName); err != nil {
 		return nil, err
+	}
+	if file := metricsFile(exp.Spec.MetricsCollectorSpec); file != "" {
+		// The trial's controller wraps the command; a template it cannot
+		// wrap is refused here, before any trial.
+		if err := wrapForFile(job.DeepCopy(), exp.Spec.TrialTemplate.PrimaryContainerName, file); err != nil {
+			return nil, fmt.Errorf("spec.trialTemplate.trialSpec: %w", err)
+		}
 	}
 	raw, err := json.Marshal(job)
 	if err != nil {

@@ -104,9 +104,10 @@ func (fl *follower) run(ctx context.Context, r *TrialReconciler, trial *mlv1.Tri
 	}
 	defer stream.Close()
 	last := time.Time{}
+	read := collectedLines(trial, fl.reader.Line)
 	_ = stream.Lines(func(line string) {
 		fl.mu.Lock()
-		fl.reader.Line(line)
+		read(line)
 		fl.mu.Unlock()
 		if time.Since(last) >= progressEvery {
 			last = time.Now()

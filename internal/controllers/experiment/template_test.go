@@ -77,13 +77,8 @@ func TestSpace(t *testing.T) {
 func TestPlanRefusesWhatItCannotDo(t *testing.T) {
 	exp := &mlv1.Experiment{Spec: mlv1.ExperimentSpec{
 		Algorithm:            mlv1.AlgorithmSpec{AlgorithmName: "tpe"},
-		Parameters:           []mlv1.ParameterSpec{{Name: "x", ParameterType: mlv1.ParameterDouble, FeasibleSpace: mlv1.FeasibleSpace{Min: "0", Max: "1"}}},
-		MetricsCollectorSpec: &mlv1.MetricsCollectorSpec{Collector: &mlv1.CollectorSpec{Kind: mlv1.CollectorFile}},
+		Parameters: []mlv1.ParameterSpec{{Name: "x", ParameterType: mlv1.ParameterDouble, FeasibleSpace: mlv1.FeasibleSpace{Min: "0", Max: "1"}}},
 	}}
-	if _, err := newPlan(exp); err == nil || !strings.Contains(err.Error(), "collector.kind File is not supported yet") {
-		t.Errorf("a File collector: %v", err)
-	}
-	exp.Spec.MetricsCollectorSpec = nil
 	exp.Spec.Algorithm.AlgorithmSettings = []mlv1.AlgorithmSetting{{Name: "n_startup", Value: "3"}}
 	if _, err := newPlan(exp); err == nil || !strings.Contains(err.Error(), "spec.algorithm: algorithm tpe has no setting n_startup") {
 		t.Errorf("an unknown setting: %v", err)

@@ -118,6 +118,11 @@ func (r *TrialReconciler) createJob(ctx context.Context, trial *mlv1.Trial, base
 	if err := json.Unmarshal(trial.Spec.RunSpec.Raw, &job); err != nil {
 		return r.fail(ctx, trial, base, mlv1.TrialFailed, "InvalidRunSpec", fmt.Sprintf("spec.runSpec is not a Job: %v", err))
 	}
+	if file := metricsFile(trial.Spec.MetricsCollector); file != "" {
+		if err := wrapForFile(&job, trial.Spec.PrimaryContainerName, file); err != nil {
+			return r.fail(ctx, trial, base, mlv1.TrialFailed, "InvalidRunSpec", "spec.runSpec: "+err.Error())
+		}
+	}
 	job.Name, job.Namespace, job.ResourceVersion = trial.Name, trial.Namespace, ""
 	if job.Labels == nil {
 		job.Labels = map[string]string{}
@@ -221,7 +226,7 @@ func (r *TrialReconciler) readAll(ctx context.Context, trial *mlv1.Trial, job *b
 		return nil, fmt.Errorf("reading the log of pod %s: %w", pod.Name, err)
 	}
 	defer stream.Close()
-	return reader, stream.Lines(reader.Line)
+	return reader, stream.Lines(collectedLines(trial, reader.Line))
 }
 
 // latestPod is the Job's newest pod, nil when it has none.
