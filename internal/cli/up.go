@@ -24,6 +24,9 @@ type UpOptions struct {
 	Cluster cluster.Options
 	Detach  bool
 	Timeout time.Duration // with Detach: how long to wait for the API
+	// PprofAddress serves Go's profiles (net/http/pprof) there, for
+	// benchmarks; "" does not.
+	PprofAddress string
 	// ChildFlags go to a detached child: every flag the user set, as set
 	// (see childFlags).
 	ChildFlags []string
@@ -71,6 +74,8 @@ func NewCmdUp(g *globals, runF func(*UpOptions) error) *cobra.Command {
 	f.IntVar(&o.GatewayMetricsPort, "gateway-metrics-port", o.GatewayMetricsPort, "loopback port of the gateway's Prometheus metrics (per route and backend)")
 	f.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background; return once the API is ready")
 	f.DurationVar(&opts.Timeout, "timeout", opts.Timeout, "with --detach, how long to wait for the API")
+	f.StringVar(&opts.PprofAddress, "pprof-address", "", "serve Go's profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060")
+	_ = f.MarkHidden("pprof-address")
 	_ = f.SetAnnotation("detach", parentOnly, []string{"true"}) // names a flag defined above: cannot fail
 	_ = f.SetAnnotation("timeout", parentOnly, []string{"true"})
 	return cmd
@@ -120,6 +125,13 @@ func upForeground(opts *UpOptions) error {
 	ctx, cancel := context.WithCancel(opts.ctx)
 	defer cancel()
 	defer keepWritingThroughBrokenPipes()()
+	if opts.PprofAddress != "" {
+		stopProfiles, err := serveProfiles(opts.PprofAddress)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, stopSignals...)
 	defer signal.Stop(sigs)

@@ -131,6 +131,21 @@ func newManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, o
 	return mgr, nil
 }
 
+// trialPodCache caches the pods that carry the trial label, and runs with
+// the manager.
+func trialPodCache(mgr ctrl.Manager, cfg *rest.Config) (cache.Cache, error) {
+	trials, err := labels.NewRequirement(experiment.LabelTrial, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
+	c, err := cache.New(cfg, cache.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+		ByObject: map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: labels.NewSelector().Add(*trials)}}})
+	if err != nil {
+		return nil, fmt.Errorf("trial pod cache: %w", err)
+	}
+	return c, mgr.Add(c)
+}
+
 func orOff(addr string) string {
 	if addr == "" {
 		return "0"
@@ -139,9 +154,14 @@ func orOff(addr string) string {
 }
 
 // setupExperiments registers the Experiment and Trial controllers; trial
-// logs are read through the API with a clientset of the same config.
+// logs are read through the API with a clientset of the same config, and
+// trial pods have a cache of their own.
 func setupExperiments(mgr ctrl.Manager, cfg *rest.Config) error {
 	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	trialPods, err := trialPodCache(mgr, cfg)
 	if err != nil {
 		return err
 	}
@@ -149,7 +169,7 @@ func setupExperiments(mgr ctrl.Manager, cfg *rest.Config) error {
 	if err := exp.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("experiment controller: %w", err)
 	}
-	trial := &experiment.TrialReconciler{Client: mgr.GetClient(), Pods: mgr.GetAPIReader(), Logs: experiment.APILogs{Client: clientset},
+	trial := &experiment.TrialReconciler{Client: mgr.GetClient(), Pods: trialPods, Logs: experiment.APILogs{Client: clientset},
 		Recorder: mgr.GetEventRecorder("trial-controller")}
 	if err := trial.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("trial controller: %w", err)

@@ -5,9 +5,9 @@ import (
 	"sync"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -30,6 +30,7 @@ type followers struct {
 }
 
 type follower struct {
+	pod    string // the pod followed: a Job's next pod is followed anew
 	cancel context.CancelFunc
 	mu     sync.Mutex
 	reader *metrics.Reader
@@ -43,22 +44,26 @@ func (f *followers) source() source.Source {
 	return source.Channel(f.events, &handler.EnqueueRequestForObject{})
 }
 
-// start follows the trial's log unless it is already followed.
-func (f *followers) start(ctx context.Context, r *TrialReconciler, trial *mlv1.Trial) {
+// start follows the log of the trial's pod, whose primary container has
+// started, unless it is already followed.
+func (f *followers) start(ctx context.Context, r *TrialReconciler, trial *mlv1.Trial, pod *corev1.Pod) {
 	key := types.NamespacedName{Namespace: trial.Namespace, Name: trial.Name}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.running[key]; ok {
-		return
+	if fl, ok := f.running[key]; ok {
+		if fl.pod == pod.Name {
+			return
+		}
+		fl.cancel()
 	}
 	reader, err := newReader(trial)
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	fl := &follower{cancel: cancel, reader: reader}
+	fl := &follower{pod: pod.Name, cancel: cancel, reader: reader}
 	f.running[key] = fl
-	go fl.run(ctx, r, trial.DeepCopy(), f.events)
+	go fl.run(ctx, r, trial.DeepCopy(), client.ObjectKeyFromObject(pod), f.events)
 }
 
 func (f *followers) stop(key types.NamespacedName) {
@@ -84,20 +89,11 @@ func (f *followers) reader(key types.NamespacedName) *metrics.Reader {
 	return fl.reader.Clone()
 }
 
-// run waits for the Job's pod to start, then streams its primary
-// container's log, nudging the trial's reconcile when values arrive.
-func (fl *follower) run(ctx context.Context, r *TrialReconciler, trial *mlv1.Trial, events chan<- event.GenericEvent) {
-	job := &batchv1.Job{}
-	job.Name, job.Namespace = trial.Name, trial.Namespace
-	var pod *corev1.Pod
-	for pod == nil || !started(pod, trial.Spec.PrimaryContainerName) {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(500 * time.Millisecond):
-		}
-		pod, _ = latestPod(ctx, r.Pods, job)
-	}
+// run streams the primary container's log of the trial's pod, nudging
+// the trial's reconcile when values arrive. The pod's end reconciles the
+// trial through the pod watch; the last nudge covers values read since
+// the one before.
+func (fl *follower) run(ctx context.Context, r *TrialReconciler, trial *mlv1.Trial, pod types.NamespacedName, events chan<- event.GenericEvent) {
 	stream, err := r.Logs.Open(ctx, pod.Namespace, pod.Name, trial.Spec.PrimaryContainerName, true)
 	if err != nil {
 		return
@@ -111,24 +107,15 @@ func (fl *follower) run(ctx context.Context, r *TrialReconciler, trial *mlv1.Tri
 		fl.mu.Unlock()
 		if time.Since(last) >= progressEvery {
 			last = time.Now()
-			select {
-			case events <- event.GenericEvent{Object: trial}:
-			default:
-			}
+			nudge(events, trial)
 		}
 	})
-	// The log ended with the container: once the pod says how, the trial
-	// is reconciled again to record it (and its last values).
-	for range 30 {
-		if p, err := latestPod(ctx, r.Pods, job); err != nil || p == nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	nudge(events, trial)
+}
+
+// nudge asks for the trial's reconcile, unless one is already asked for
+// plenty.
+func nudge(events chan<- event.GenericEvent, trial *mlv1.Trial) {
 	select {
 	case events <- event.GenericEvent{Object: trial}:
 	default:

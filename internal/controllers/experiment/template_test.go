@@ -76,7 +76,7 @@ func TestSpace(t *testing.T) {
 
 func TestPlanRefusesWhatItCannotDo(t *testing.T) {
 	exp := &mlv1.Experiment{Spec: mlv1.ExperimentSpec{
-		Algorithm:            mlv1.AlgorithmSpec{AlgorithmName: "tpe"},
+		Algorithm:  mlv1.AlgorithmSpec{AlgorithmName: "tpe"},
 		Parameters: []mlv1.ParameterSpec{{Name: "x", ParameterType: mlv1.ParameterDouble, FeasibleSpace: mlv1.FeasibleSpace{Min: "0", Max: "1"}}},
 	}}
 	exp.Spec.Algorithm.AlgorithmSettings = []mlv1.AlgorithmSetting{{Name: "n_startup", Value: "3"}}

@@ -13,11 +13,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 	"github.com/skiff-dev/skiff/internal/tune/metrics"
@@ -49,9 +54,11 @@ type LogStream interface {
 // keeps the intermediate values in the status for early stopping.
 type TrialReconciler struct {
 	Client client.Client
-	// Pods reads trial pods: the API itself, since the manager's cache
-	// holds only the pods of ModelServices.
-	Pods     client.Reader
+	// Pods is a cache of the trials' pods (those with the trial label),
+	// apart from the manager's, which holds only ModelServices' pods: a
+	// pod's start and end reconcile its trial at once, and reading the
+	// pods costs the API nothing.
+	Pods     cache.Cache
 	Logs     Logs
 	Recorder recorder.EventRecorder
 	follow   *followers
@@ -70,6 +77,7 @@ func (r *TrialReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&mlv1.Trial{}).
 		Owns(&batchv1.Job{}).
+		WatchesRawSource(source.Kind(r.Pods, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(trialOfPod))).
 		WatchesRawSource(r.follow.source()).
 		Named("trial").
 		// Trials are independent, and a finish reads a whole log: many
@@ -105,12 +113,27 @@ func (r *TrialReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		r.follow.stop(req.NamespacedName)
 		return ctrl.Result{}, r.finish(ctx, &trial, base, &job, failed, why)
 	}
-	if r.podSucceeded(ctx, &job) {
+	pod, err := latestPod(ctx, r.Pods, &job)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if podSucceeded(&job, pod) {
 		r.follow.stop(req.NamespacedName)
 		return ctrl.Result{}, r.finish(ctx, &trial, base, &job, false, "")
 	}
-	r.follow.start(ctx, r, &trial)
+	if pod != nil && started(pod, trial.Spec.PrimaryContainerName) {
+		r.follow.start(ctx, r, &trial, pod)
+	}
 	return ctrl.Result{}, r.recordProgress(ctx, &trial, base)
+}
+
+// trialOfPod is the trial a pod runs, by its label.
+func trialOfPod(_ context.Context, pod *corev1.Pod) []reconcile.Request {
+	name := pod.Labels[LabelTrial]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: pod.Namespace, Name: name}}}
 }
 
 func (r *TrialReconciler) createJob(ctx context.Context, trial *mlv1.Trial, base client.Patch) error {
@@ -167,18 +190,17 @@ func jobEnded(job *batchv1.Job) (done, failed bool, why string) {
 	return false, false, ""
 }
 
-// podSucceeded says whether the pod of a single-completion Job has
-// succeeded: the trial's result is in then, a second before the Job
+// podSucceeded says whether pod, the latest of a single-completion Job,
+// has succeeded: the trial's result is in then, a second before the Job
 // controller (which batches pod updates) marks the Job Complete.
-func (r *TrialReconciler) podSucceeded(ctx context.Context, job *batchv1.Job) bool {
+func podSucceeded(job *batchv1.Job, pod *corev1.Pod) bool {
 	if c := job.Spec.Completions; c != nil && *c != 1 {
 		return false
 	}
 	if p := job.Spec.Parallelism; p != nil && *p > 1 {
 		return false
 	}
-	pod, err := latestPod(ctx, r.Pods, job)
-	return err == nil && pod != nil && pod.Status.Phase == corev1.PodSucceeded
+	return pod != nil && pod.Status.Phase == corev1.PodSucceeded
 }
 
 // finish reads the metrics from the whole log of the Job's last pod and
