@@ -5,6 +5,8 @@
 # the throughput, and skiff's peak memory.
 #   SKIFF_BIN=bin/skiff bench/experiment.sh [trials] [parallel]
 # The scale run: SLEEP=0 TIMEOUT=60m bench/experiment.sh 10000 50
+# PROFILE=cpu.pprof also saves a CPU profile of skiff for the first 15 s;
+# REQUESTS=1 prints the API requests the run made, by verb and resource.
 set -euo pipefail
 SKIFF=${SKIFF_BIN:-bin/skiff}
 N=${1:-200}
@@ -15,7 +17,7 @@ work=$(mktemp -d /tmp/skiff-experiment.XXXXXX)
 api=$((20000 + RANDOM % 20000))
 trap '"$SKIFF" down --data-dir "$work/data" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 "$SKIFF" up -d --data-dir "$work/data" --api-port $api --etcd-port $((api + 2)) --kubelet-port $((api + 5)) \
-  --metrics-port $((api + 6)) --gateway-port 0 --write-kubeconfig=false >/dev/null 2>&1
+  --metrics-port $((api + 6)) --gateway-port 0 --write-kubeconfig=false ${PROFILE:+--pprof-address=127.0.0.1:$((api + 7))} >/dev/null 2>&1
 k() { kubectl --kubeconfig "$work/data/kubeconfig" "$@"; }
 cat > "$work/experiment.yaml" <<YAML
 apiVersion: ml.skiff.dev/v1alpha1
@@ -46,9 +48,21 @@ spec:
 YAML
 start=$(date +%s.%N)
 k create -f "$work/experiment.yaml" >/dev/null
+if [ -n "${PROFILE:-}" ]; then
+  curl -sf -o "$PROFILE" "http://127.0.0.1:$((api + 7))/debug/pprof/profile?seconds=15" &
+fi
 k wait experiment/overhead --for=condition=Succeeded --timeout=$TIMEOUT >/dev/null
 end=$(date +%s.%N)
+wait
 k get experiment overhead
+if [ -n "${REQUESTS:-}" ]; then
+  k get --raw /metrics | awk -F'[{}]' '/^apiserver_request_total\{/ {
+    split($2, kv, ","); verb = res = subr = ""
+    for (i in kv) { split(kv[i], p, "="); gsub(/"/, "", p[2])
+      if (p[1] == "verb") verb = p[2]; if (p[1] == "resource") res = p[2]; if (p[1] == "subresource") subr = p[2] }
+    n[verb " " res (subr != "" ? "/" subr : "")] += $3 }
+    END { for (k in n) printf "%8d %s\n", n[k], k }' | sort -rn | head -25
+fi
 echo "trial objects: $(k get trials -o name | wc -l)"
 pid=$(pgrep -f -- "up .*--data-dir $work/data" | head -1)
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")

@@ -202,7 +202,7 @@ func TestExperimentEdits(t *testing.T) {
                 with open("/var/log/katib/metrics.log", "w") as f:
                     for step in range(1, 4):
                         f.write("step=%d loss=%.4f\n" % (step, x + 1.0 / step))`
-		manifest := strings.Replace(curveExperiment("file", "random", "", "  metricsCollectorSpec: {collector: {kind: File}}", 2), `- |
+		manifest := strings.Replace(curveExperiment("file", "random", "", "  metricsCollectorSpec: {collector: {kind: File}}", 3), `- |
                 import sys, time
                 x = float(sys.argv[1])
                 for step in range(1, 11):
@@ -210,8 +210,8 @@ func TestExperimentEdits(t *testing.T) {
                     time.sleep(0.5)`, writer, 1)
 		in.apply(t, manifest)
 		e := in.waitExperiment(t, "file", "Succeeded", 3*time.Minute)
-		if e.Status.TrialsSucceeded != 2 {
-			t.Fatalf("%d trials succeeded, want 2", e.Status.TrialsSucceeded)
+		if e.Status.TrialsSucceeded != 3 {
+			t.Fatalf("%d trials succeeded, want 3", e.Status.TrialsSucceeded)
 		}
 		x := in.jsonpath("get", "trial", "file-0", "-o", `jsonpath={.spec.parameterAssignments[0].value}`)
 		got := in.jsonpath("get", "trial", "file-0", "-o", `jsonpath={.status.observation.metrics[0].latest} {.status.history[*].step}`)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -361,6 +362,7 @@ func newTrial(exp *mlv1.Experiment, n int, a suggest.Assignment, scheme *runtime
 func (r *Reconciler) setStatus(ctx context.Context, exp *mlv1.Experiment, base client.Patch, trials []mlv1.Trial, condition, reason, message string) error {
 	c := count(trials)
 	s := &exp.Status
+	before := s.DeepCopy()
 	s.Trials, s.TrialsSucceeded, s.TrialsFailed, s.TrialsEarlyStopped = int32(c.total), int32(c.succeeded), int32(c.failed), int32(c.earlyStopped)
 	s.TrialsRunning, s.TrialsPending = int32(c.active-c.pending), int32(c.pending)
 	if b := best(exp, trials); b != nil {
@@ -394,5 +396,10 @@ func (r *Reconciler) setStatus(ctx context.Context, exp *mlv1.Experiment, base c
 		s.CompletionTime = nil
 	}
 	s.ObservedGeneration = exp.Generation
+	if equality.Semantic.DeepEqual(before, s) {
+		// Most reconciles change nothing: an empty patch still costs the
+		// API server a full update.
+		return nil
+	}
 	return r.Client.Status().Patch(ctx, exp, base)
 }

@@ -90,16 +90,17 @@ func (f *followers) reader(key types.NamespacedName) *metrics.Reader {
 }
 
 // run streams the primary container's log of the trial's pod, nudging
-// the trial's reconcile when values arrive. The pod's end reconciles the
-// trial through the pod watch; the last nudge covers values read since
-// the one before.
+// the trial's reconcile when values arrive, at most every progressEvery
+// and not in the first: a trial that short ends before progress matters.
+// The pod's end reconciles the trial through the pod watch, and the
+// whole log is read again then.
 func (fl *follower) run(ctx context.Context, r *TrialReconciler, trial *mlv1.Trial, pod types.NamespacedName, events chan<- event.GenericEvent) {
 	stream, err := r.Logs.Open(ctx, pod.Namespace, pod.Name, trial.Spec.PrimaryContainerName, true)
 	if err != nil {
 		return
 	}
 	defer stream.Close()
-	last := time.Time{}
+	last := time.Now()
 	read := collectedLines(trial, fl.reader.Line)
 	_ = stream.Lines(func(line string) {
 		fl.mu.Lock()
@@ -110,7 +111,6 @@ func (fl *follower) run(ctx context.Context, r *TrialReconciler, trial *mlv1.Tri
 			nudge(events, trial)
 		}
 	})
-	nudge(events, trial)
 }
 
 // nudge asks for the trial's reconcile, unless one is already asked for
@@ -120,6 +120,16 @@ func nudge(events chan<- event.GenericEvent, trial *mlv1.Trial) {
 	case events <- event.GenericEvent{Object: trial}:
 	default:
 	}
+}
+
+// terminated says whether the container has ended.
+func terminated(pod *corev1.Pod, container string) bool {
+	for _, s := range pod.Status.ContainerStatuses {
+		if s.Name == container {
+			return s.State.Terminated != nil
+		}
+	}
+	return false
 }
 
 // started says whether the container has started (its log exists).

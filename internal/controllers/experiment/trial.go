@@ -121,8 +121,14 @@ func (r *TrialReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		r.follow.stop(req.NamespacedName)
 		return ctrl.Result{}, r.finish(ctx, &trial, base, &job, false, "")
 	}
-	if pod != nil && started(pod, trial.Spec.PrimaryContainerName) {
-		r.follow.start(ctx, r, &trial, pod)
+	if pod == nil || !started(pod, trial.Spec.PrimaryContainerName) {
+		return ctrl.Result{}, nil
+	}
+	r.follow.start(ctx, r, &trial, pod)
+	if terminated(pod, trial.Spec.PrimaryContainerName) {
+		// The pod's end comes next, with the whole log read: progress
+		// written now would be overwritten at once.
+		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, r.recordProgress(ctx, &trial, base)
 }
