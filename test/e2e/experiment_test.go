@@ -83,6 +83,12 @@ func TestExperiment(t *testing.T) {
 		if len(trials) != 12 {
 			t.Errorf("%d trials listed, want 12: %v", len(trials), trials)
 		}
+		// One TrialSucceeded event a trial: a reconcile from a stale cache
+		// must not record a result twice.
+		recorded := strings.Fields(in.jsonpath("get", "events", "--field-selector", "reason=TrialSucceeded", "-o", "jsonpath={.items[*].involvedObject.name}"))
+		if len(recorded) != 12 {
+			t.Errorf("%d TrialSucceeded events, want one for each of the 12 trials: %v", len(recorded), recorded)
+		}
 		if n := in.jsonpath("get", "trials", "-l", "ml.skiff.dev/experiment=elastic-net", "-o", "jsonpath={.items[0].status.parametersSummary}"); !strings.Contains(n, "alpha=") {
 			t.Errorf("a trial's parameters summary %q", n)
 		}

@@ -111,7 +111,7 @@ func (r *TrialReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	}
 	if done, failed, why := jobEnded(&job); done {
 		r.follow.stop(req.NamespacedName)
-		return ctrl.Result{}, r.finish(ctx, &trial, base, &job, failed, why)
+		return ctrl.Result{}, r.finish(ctx, &trial, &job, failed, why)
 	}
 	pod, err := latestPod(ctx, r.Pods, &job)
 	if err != nil {
@@ -119,7 +119,7 @@ func (r *TrialReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	}
 	if podSucceeded(&job, pod) {
 		r.follow.stop(req.NamespacedName)
-		return ctrl.Result{}, r.finish(ctx, &trial, base, &job, false, "")
+		return ctrl.Result{}, r.finish(ctx, &trial, &job, false, "")
 	}
 	if pod == nil || !started(pod, trial.Spec.PrimaryContainerName) {
 		return ctrl.Result{}, nil
@@ -210,8 +210,11 @@ func podSucceeded(job *batchv1.Job, pod *corev1.Pod) bool {
 }
 
 // finish reads the metrics from the whole log of the Job's last pod and
-// records the trial's result.
-func (r *TrialReconciler) finish(ctx context.Context, trial *mlv1.Trial, base client.Patch, job *batchv1.Job, failed bool, why string) error {
+// records the trial's result. The result is written with optimistic
+// locking: a reconcile from a cache that has not seen it yet finds a
+// conflict, not a trial to finish again (and no second event).
+func (r *TrialReconciler) finish(ctx context.Context, trial *mlv1.Trial, job *batchv1.Job, failed bool, why string) error {
+	base := client.MergeFromWithOptions(trial.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	reader, err := r.readAll(ctx, trial, job)
 	if err != nil {
 		return err
@@ -227,16 +230,31 @@ func (r *TrialReconciler) finish(ctx context.Context, trial *mlv1.Trial, base cl
 	now := metav1.Now()
 	trial.Status.Phase, trial.Status.CompletionTime = mlv1.TrialSucceeded, &now
 	setCondition(trial, mlv1.TrialSucceeded, "JobSucceeded", fmt.Sprintf("%s %s", trial.Spec.Objective.ObjectiveMetricName, obs.Metrics[0].Latest))
+	if err := r.Client.Status().Patch(ctx, trial, base); err != nil {
+		return ignoreConflict(err)
+	}
 	r.Recorder.Eventf(trial, job, corev1.EventTypeNormal, "TrialSucceeded", "Record", "%s=%s", trial.Spec.Objective.ObjectiveMetricName, objectiveValue(trial))
-	return r.Client.Status().Patch(ctx, trial, base)
+	return nil
 }
 
 func (r *TrialReconciler) fail(ctx context.Context, trial *mlv1.Trial, base client.Patch, phase mlv1.TrialPhase, reason, message string) error {
 	now := metav1.Now()
 	trial.Status.Phase, trial.Status.CompletionTime = phase, &now
 	setCondition(trial, phase, reason, message)
+	if err := r.Client.Status().Patch(ctx, trial, base); err != nil {
+		return ignoreConflict(err)
+	}
 	r.Recorder.Eventf(trial, nil, corev1.EventTypeWarning, reason, "Record", "%s", message)
-	return r.Client.Status().Patch(ctx, trial, base)
+	return nil
+}
+
+// ignoreConflict drops a conflict: the trial changed since the cache's
+// copy, and that change reconciles it again.
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
 }
 
 // readAll reads the primary container's log of the Job's latest pod.
