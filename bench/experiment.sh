@@ -61,7 +61,7 @@ if [ -n "${REQUESTS:-}" ]; then
     for (i in kv) { split(kv[i], p, "="); gsub(/"/, "", p[2])
       if (p[1] == "verb") verb = p[2]; if (p[1] == "resource") res = p[2]; if (p[1] == "subresource") subr = p[2] }
     n[verb " " res (subr != "" ? "/" subr : "")] += $3 }
-    END { for (k in n) printf "%8d %s\n", n[k], k }' | sort -rn | head -25
+    END { for (k in n) { printf "%8d %s\n", n[k], k; all += n[k] }; printf "%8d all (from skiff up on)\n", all }' | sort -rn | head -25
 fi
 echo "trial objects: $(k get trials -o name | wc -l)"
 pid=$(pgrep -f -- "up .*--data-dir $work/data" | head -1)
