@@ -302,8 +302,8 @@ spec:
 `
 }
 
-// TestExperimentEarlyStopping: medianstop and ASHA end trials whose
-// intermediate loss is worse than the others' (EarlyStopped, their Jobs
+// TestExperimentEarlyStopping: medianstop, ASHA and Hyperband end trials
+// whose intermediate loss is worse than the others' (EarlyStopped, their Jobs
 // gone), and the Experiment still runs its maxTrialCount trials.
 func TestExperimentEarlyStopping(t *testing.T) {
 	in := newInstance(t)
@@ -311,6 +311,8 @@ func TestExperimentEarlyStopping(t *testing.T) {
 	for _, tc := range []struct{ name, algorithm, settings, earlyStopping string }{
 		{"median", "random", "", "  earlyStopping: {algorithmName: medianstop, algorithmSettings: [{name: min_trials_required, value: \"2\"}, {name: start_step, value: \"3\"}]}"},
 		{"asha", "asha", `, {name: eta, value: "2"}, {name: min_resource, value: "2"}`, ""},
+		// Three brackets (rungs from step 2, 4 and 8), trial n in bracket n mod 3.
+		{"hyperband", "hyperband", `, {name: eta, value: "2"}, {name: min_resource, value: "2"}, {name: max_resource, value: "8"}`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in.apply(t, curveExperiment(tc.name, tc.algorithm, tc.settings, tc.earlyStopping, 12))
@@ -328,6 +330,17 @@ func TestExperimentEarlyStopping(t *testing.T) {
 			t.Logf("%d early stopped, e.g. %s at step %s: %s", len(stopped), stopped[0], steps, msg)
 			if steps == "10" {
 				t.Errorf("trial %s ran all 10 steps before it was stopped", stopped[0])
+			}
+			if tc.name == "hyperband" {
+				// No trial is stopped before its bracket's first rung.
+				for _, name := range stopped {
+					var n, last int
+					fmt.Sscanf(strings.TrimPrefix(name, "hyperband-"), "%d", &n)
+					fmt.Sscan(in.jsonpath("get", "trial", name, "-o", `jsonpath={.status.history[-1:].step}`), &last)
+					if first := 2 << (n % 3); last < first {
+						t.Errorf("trial %s (bracket %d) was stopped at step %d, before its first rung %d", name, n%3, last, first)
+					}
+				}
 			}
 		})
 	}
