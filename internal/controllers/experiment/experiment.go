@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -105,8 +106,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// This controller alone writes the status: a merge patch, so that a
 	// cache behind its last write does not conflict.
 	base := client.MergeFrom(exp.DeepCopy())
+	// The trials are the cache's own objects, not copies: an Experiment of
+	// 10,000 trials would copy megabytes on every reconcile. Nothing here
+	// changes them in place (stopEarly copies the one it writes).
 	var list mlv1.TrialList
-	if err := r.Client.List(ctx, &list, client.InNamespace(exp.Namespace), client.MatchingLabels{LabelExperiment: exp.Name}); err != nil {
+	if err := r.Client.List(ctx, &list, client.InNamespace(exp.Namespace), client.MatchingLabels{LabelExperiment: exp.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 	trials := owned(&exp, list.Items)
@@ -196,14 +200,14 @@ func (r *Reconciler) stopEarly(ctx context.Context, exp *mlv1.Experiment, p *pla
 		return nil
 	}
 	for i := range trials {
-		t := &trials[i]
-		if t.Status.Phase.Finished() || history[i].State != suggest.Running {
+		if trials[i].Status.Phase.Finished() || history[i].State != suggest.Running {
 			continue
 		}
 		stop, why := p.stopper.Stop(history[i], history)
 		if !stop {
 			continue
 		}
+		t := trials[i].DeepCopy()
 		now := metav1.Now()
 		t.Status.Phase, t.Status.CompletionTime = mlv1.TrialEarlyStopped, &now
 		setCondition(t, mlv1.TrialEarlyStopped, "EarlyStopped", "stopped early: "+why)
@@ -212,7 +216,7 @@ func (r *Reconciler) stopEarly(ctx context.Context, exp *mlv1.Experiment, p *pla
 		if err := r.Client.Status().Update(ctx, t); err != nil {
 			return client.IgnoreNotFound(err)
 		}
-		history[i].State = suggest.Stopped
+		trials[i], history[i].State = *t, suggest.Stopped
 		r.Recorder.Eventf(exp, t, corev1.EventTypeNormal, "TrialEarlyStopped", "Stop", "trial %s stopped early: %s", t.Name, why)
 	}
 	return nil
@@ -366,7 +370,7 @@ func (r *Reconciler) setStatus(ctx context.Context, exp *mlv1.Experiment, base c
 	s.Trials, s.TrialsSucceeded, s.TrialsFailed, s.TrialsEarlyStopped = int32(c.total), int32(c.succeeded), int32(c.failed), int32(c.earlyStopped)
 	s.TrialsRunning, s.TrialsPending = int32(c.active-c.pending), int32(c.pending)
 	if b := best(exp, trials); b != nil {
-		s.CurrentOptimalTrial = &mlv1.OptimalTrial{BestTrialName: b.Name, ParameterAssignments: b.Spec.ParameterAssignments, Observation: b.Status.Observation}
+		s.CurrentOptimalTrial = &mlv1.OptimalTrial{BestTrialName: b.Name, ParameterAssignments: slices.Clone(b.Spec.ParameterAssignments), Observation: b.Status.Observation.DeepCopy()}
 	}
 	if s.StartTime == nil {
 		now := metav1.Now()
