@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -148,6 +150,27 @@ func TestExperiment(t *testing.T) {
 		}
 		if again, err := in.skiff(args...); err == nil || !strings.Contains(again, "experiment default/cli exists") {
 			t.Errorf("skiff tune of an existing name: %v\n%s", err, again)
+		}
+
+		// On a terminal (script(1) gives it one) the bar and the best
+		// trials are redrawn in place: cursor up over the last frame.
+		live := append([]string{skiffBin}, args...)
+		live[4] = "cli-tty" // the --name
+		live = append(live, "--data-dir", in.dataDir)
+		quoted := make([]string, len(live))
+		for i, a := range live {
+			quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		tty := exec.Command("script", "-qec", strings.Join(quoted, " "), "/dev/null")
+		tty.Env = append(os.Environ(), "HOME="+in.home)
+		screen, err := tty.CombinedOutput()
+		if err != nil {
+			t.Fatalf("skiff tune on a terminal: %v\n%q", err, screen)
+		}
+		for _, want := range []string{"\x1b[", "[##############################] 6/6", "cli-tty MaxTrialsReached", "best: cli-tty-"} {
+			if !strings.Contains(string(screen), want) {
+				t.Errorf("skiff tune on a terminal lacks %q:\n%q", want, screen)
+			}
 		}
 	})
 
