@@ -122,8 +122,8 @@ func tuneRun(opts *TuneOptions) error {
 	report := opts.g.reporter()
 	report.Info("experiment %s/%s: %d trials, %d at a time, %s", exp.Namespace, exp.Name, req.Trials, req.Parallel, req.Algorithm)
 	show := tuneProgress{opts: opts, c: c, report: report}
-	if terminal(opts.g.stderr) && !opts.g.quiet {
-		show.live = spec.NewLive(opts.g.stderr)
+	if width, ok := terminal(opts.g.stderr); ok && !opts.g.quiet {
+		show.live = spec.NewLive(opts.g.stderr, width)
 	}
 	exp, err = spec.Wait(opts.ctx, c, client.ObjectKeyFromObject(exp), opts.Timeout, show.update)
 	show.done()
@@ -162,10 +162,18 @@ func (p *tuneProgress) done() {
 	}
 }
 
-// terminal says whether w is a terminal, where redrawing in place works.
-func terminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// terminal says whether w is a terminal, where redrawing in place works,
+// and how wide it is (0 when it does not say).
+func terminal(w io.Writer) (width int, ok bool) {
+	f, isFile := w.(*os.File)
+	if !isFile || !term.IsTerminal(int(f.Fd())) {
+		return 0, false
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		width = 0
+	}
+	return width, true
 }
 
 func listTrials(ctx context.Context, c client.Client, exp *mlv1.Experiment) ([]mlv1.Trial, error) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -167,10 +168,13 @@ func TestExperiment(t *testing.T) {
 		if err != nil {
 			t.Fatalf("skiff tune on a terminal: %v\n%q", err, screen)
 		}
-		for _, want := range []string{"\x1b[", "[##############################] 6/6", "cli-tty MaxTrialsReached", "best: cli-tty-"} {
+		for _, want := range []string{"[##############################] 6/6", "cli-tty MaxTrialsReached", "best: cli-tty-"} {
 			if !strings.Contains(string(screen), want) {
 				t.Errorf("skiff tune on a terminal lacks %q:\n%q", want, screen)
 			}
+		}
+		if !regexp.MustCompile(`\x1b\[[1-9][0-9]*F\x1b\[J\[#*\.*\] `).Match(screen) {
+			t.Errorf("skiff tune on a terminal did not move up over a frame and draw the next:\n%q", screen)
 		}
 	})
 

@@ -83,6 +83,10 @@ func newPlan(exp *mlv1.Experiment) (*plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spec.earlyStopping: %w", err)
 	}
+	if stopper != nil && metricsFile(exp.Spec.MetricsCollectorSpec) != "" {
+		return nil, fmt.Errorf("early stopping (spec.earlyStopping, or algorithm %s) judges values while trials run, and the File collector's values reach skiff only when a trial ends: print the metrics (collector kind StdOut) to stop trials early",
+			exp.Spec.Algorithm.AlgorithmName)
+	}
 	return &plan{sampler: sampler, stopper: stopper}, nil
 }
 
@@ -126,7 +130,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if cond, reason, msg := ended(&exp, c, best(&exp, trials)); cond != "" {
 		return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, cond, reason, msg)
 	}
-	created, exhausted, err := r.createTrials(ctx, &exp, base, p, trials, history, c)
+	created, exhausted, err := r.createTrials(ctx, &exp, p, trials, history, c)
+	var invalid invalidTemplate
+	if errors.As(err, &invalid) {
+		return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, ConditionFailed, "InvalidTrialTemplate", invalid.Error())
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -288,9 +296,14 @@ func ended(exp *mlv1.Experiment, c counts, bestTrial *mlv1.Trial) (condition, re
 	return "", "", ""
 }
 
+// invalidTemplate is a trial template that does not make a trial: the
+// Experiment fails, no retry can help.
+type invalidTemplate struct{ error }
+
 // createTrials adds trials while slots and budget allow; exhausted says
 // the algorithm has nothing left to suggest.
-func (r *Reconciler) createTrials(ctx context.Context, exp *mlv1.Experiment, base client.Patch, p *plan, trials []mlv1.Trial, history []suggest.Trial, c counts) (created []mlv1.Trial, exhausted bool, err error) {
+
+func (r *Reconciler) createTrials(ctx context.Context, exp *mlv1.Experiment, p *plan, trials []mlv1.Trial, history []suggest.Trial, c counts) (created []mlv1.Trial, exhausted bool, err error) {
 	n := 0
 	for i := range trials {
 		n = max(n, number(&trials[i])+1)
@@ -309,7 +322,7 @@ func (r *Reconciler) createTrials(ctx context.Context, exp *mlv1.Experiment, bas
 		}
 		t, err := newTrial(exp, n, a, r.Client.Scheme())
 		if err != nil {
-			return created, false, r.setStatus(ctx, exp, base, trials, ConditionFailed, "InvalidTrialTemplate", err.Error())
+			return created, false, invalidTemplate{err}
 		}
 		switch err := r.Client.Create(ctx, t); {
 		case apierrors.IsAlreadyExists(err):

@@ -19,18 +19,27 @@ const DefaultMetricsFile = "/var/log/katib/metrics.log"
 // program's own output.
 const metricsMark = "skiff-metrics-file: "
 
-// fileWrapper runs the container's command as a child, passes SIGTERM on
-// to it (the shell may be PID 1, which ignores it), and once it has ended
-// copies the metrics file to stdout with the mark, keeping its exit code.
-// $1 is the file; the command follows.
+// fileWrapper runs the container's command as a child and passes SIGTERM
+// and SIGINT on to it (the shell may be PID 1, which ignores them), the
+// trap set first so that none is lost; an interrupted wait is waited
+// again for the child's own exit code (127 means dash has reaped it
+// already; bash keeps reaped children's codes). Once the child has ended
+// it copies the metrics file to stdout with the mark, after a newline
+// (the program's last line may lack one), with sed where there is one,
+// and exits with the child's code. $1 is the file; the command follows.
 const fileWrapper = `f=$1; shift
 mkdir -p "${f%/*}" 2>/dev/null
+trap 'stopped=1; [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null' TERM INT
 "$@" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null' TERM INT
-wait $pid; rc=$?
-while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done
-if [ -f "$f" ]; then while IFS= read -r l || [ -n "$l" ]; do printf '` + metricsMark + `%s\n' "$l"; done < "$f"; fi
+[ -n "$stopped" ] && kill -TERM "$pid" 2>/dev/null
+wait "$pid"; rc=$?
+while [ -n "$stopped" ]; do stopped=; wait "$pid"; r=$?; [ "$r" -ne 127 ] && rc=$r; done
+if [ -f "$f" ]; then
+  printf '\n'
+  if command -v sed >/dev/null 2>&1; then sed 's/^/` + metricsMark + `/' "$f"
+  else while IFS= read -r l || [ -n "$l" ]; do printf '` + metricsMark + `%s\n' "$l"; done < "$f"; fi
+fi
 exit $rc`
 
 // metricsFile is the file a File collector reads, "" for StdOut.

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -61,22 +62,35 @@ func wrapped(t *testing.T, script string) (*exec.Cmd, *lockedBuffer) {
 }
 
 // TestFileWrapperCopiesTheFileAfterTheCommand: the program's output comes
-// first, untouched; the file's lines follow, marked (a last line without
-// a newline too); the program's exit code is the container's.
+// first, untouched, and even when its last line has no newline the file's
+// lines follow on lines of their own, marked (a last line without a
+// newline too); the program's exit code is the container's. Without sed
+// the shell's own loop copies the same.
 func TestFileWrapperCopiesTheFileAfterTheCommand(t *testing.T) {
-	cmd, out := wrapped(t, `echo accuracy=0.1; printf 'accuracy=0.5\nloss=2\naccuracy=0.7' > "$0"; exit 3`)
+	t.Run("with sed", func(t *testing.T) { copiesTheFile(t, os.Getenv("PATH")) })
+	t.Run("without sed", func(t *testing.T) { copiesTheFile(t, "/nonexistent") })
+}
+
+func copiesTheFile(t *testing.T, path string) {
+	cmd, out := wrapped(t, `printf accuracy=0.1; printf 'accuracy=0.5\nloss=2\naccuracy=0.7' > "$0"; exit 3`)
+	cmd.Args[5] = "/bin/sh" // the program, found without PATH
+	cmd.Env = []string{"PATH=" + path}
+	if err := os.MkdirAll(filepath.Dir(cmd.Args[8]), 0o755); err != nil { // no mkdir without PATH
+		t.Fatal(err)
+	}
 	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
 		t.Fatalf("exit: %v, want code 3; output:\n%s", err, out)
 	}
-	want := "accuracy=0.1\n" + metricsMark + "accuracy=0.5\n" + metricsMark + "loss=2\n" + metricsMark + "accuracy=0.7\n"
-	if diff := cmp.Diff(want, out.String()); diff != "" {
+	// sed keeps a last line without its newline; the shell's loop adds it.
+	want := "accuracy=0.1\n" + metricsMark + "accuracy=0.5\n" + metricsMark + "loss=2\n" + metricsMark + "accuracy=0.7"
+	if diff := cmp.Diff(want, strings.TrimSuffix(out.String(), "\n")); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
 	var got []string
 	read := collectedLines(&mlv1.Trial{Spec: mlv1.TrialSpec{MetricsCollector: &mlv1.MetricsCollectorSpec{Collector: &mlv1.CollectorSpec{Kind: mlv1.CollectorFile}}}},
 		func(l string) { got = append(got, l) })
-	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+	for _, l := range strings.Split(out.String(), "\n") {
 		read(l)
 	}
 	if diff := cmp.Diff([]string{"accuracy=0.5", "loss=2", "accuracy=0.7"}, got); diff != "" {
@@ -84,10 +98,22 @@ func TestFileWrapperCopiesTheFileAfterTheCommand(t *testing.T) {
 	}
 }
 
-// TestFileWrapperPassesSIGTERMOn: a trial stopped early ends at once, the
-// file still copied.
+// TestFileWrapperPassesSIGTERMOn: a trial stopped early ends at once, with
+// the program's exit code, the file still copied.
 func TestFileWrapperPassesSIGTERMOn(t *testing.T) {
-	cmd, out := wrapped(t, `echo loss=1 > "$0"; trap 'echo loss=0.5 >> "$0"; exit 143' TERM; echo started; while :; do sleep 0.05; done`)
+	// dash waits for its children; bash reaps them as they end.
+	for _, shell := range []string{"sh", "bash"} {
+		t.Run(shell, func(t *testing.T) { passesSIGTERMOn(t, shell) })
+	}
+}
+
+func passesSIGTERMOn(t *testing.T, shell string) {
+	path, err := exec.LookPath(shell)
+	if err != nil {
+		t.Skipf("no %s: %v", shell, err)
+	}
+	cmd, out := wrapped(t, `echo loss=1 > "$0"; trap 'echo loss=0.5 >> "$0"; exit 7' TERM; echo started; while :; do sleep 0.05; done`)
+	cmd.Path = path
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +124,12 @@ func TestFileWrapperPassesSIGTERMOn(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("the wrapper took %s to end after SIGTERM", took)
 	}
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
-		t.Errorf("exit: %v, want code 143", err)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+		t.Errorf("exit: %v, want the program's own code 7", err)
 	}
 	if want := metricsMark + "loss=1\n" + metricsMark + "loss=0.5\n"; !strings.HasSuffix(out.String(), want) {
 		t.Errorf("output %q does not end with the file's lines %q", out.String(), want)

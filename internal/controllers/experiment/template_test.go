@@ -87,4 +87,12 @@ func TestPlanRefusesWhatItCannotDo(t *testing.T) {
 	if _, err := newPlan(exp); err != nil {
 		t.Errorf("a fine spec: %v", err)
 	}
+	exp.Spec.MetricsCollectorSpec = &mlv1.MetricsCollectorSpec{Collector: &mlv1.CollectorSpec{Kind: mlv1.CollectorFile}}
+	if _, err := newPlan(exp); err != nil {
+		t.Errorf("a File collector: %v", err)
+	}
+	exp.Spec.Algorithm.AlgorithmName = "asha"
+	if _, err := newPlan(exp); err == nil || !strings.Contains(err.Error(), "File collector's values reach skiff only when a trial ends") {
+		t.Errorf("a File collector with ASHA: %v", err)
+	}
 }

@@ -308,6 +308,9 @@ func observe(trial *mlv1.Trial, reader *metrics.Reader) (*mlv1.Observation, []ml
 	for _, name := range append([]string{obj.ObjectiveMetricName}, obj.AdditionalMetricNames...) {
 		s, ok := reader.Summary(name)
 		if !ok {
+			if file := metricsFile(trial.Spec.MetricsCollector); name == obj.ObjectiveMetricName && file != "" && reader.LinesRead() == 0 {
+				return nil, nil, fmt.Sprintf("metric %q was not reported: the metrics file %s was not written, or was empty (write lines such as %s=0.93 to it)", name, file, name)
+			}
 			if name == obj.ObjectiveMetricName {
 				return nil, nil, reader.Missing(name)
 			}

@@ -204,6 +204,9 @@ func (s Summary) Value(st Strategy) float64 {
 	return s.Latest
 }
 
+// LinesRead is how many lines the reader was given.
+func (r *Reader) LinesRead() int { return r.lines }
+
 // Missing says, for a trial that never printed name, what it did print:
 // the message a user needs to fix the script or the objective.
 func (r *Reader) Missing(name string) string {

@@ -18,11 +18,14 @@ const barWidth = 30
 // holds one frame, never a scroll of them.
 type Live struct {
 	w     io.Writer
+	width int // the terminal's columns, 0 when not known
 	lines int // lines of the frame on the screen
 }
 
-// NewLive draws on w, a terminal.
-func NewLive(w io.Writer) *Live { return &Live{w: w} }
+// NewLive draws on w, a terminal width columns wide (0: not known). Lines
+// are cut to the width: a line the terminal wrapped would take two rows,
+// and the next frame would move up over too few.
+func NewLive(w io.Writer, width int) *Live { return &Live{w: w, width: width} }
 
 // Draw replaces the frame on the screen with exp's progress and best.
 func (l *Live) Draw(exp *mlv1.Experiment, best []mlv1.Trial) error {
@@ -33,8 +36,9 @@ func (l *Live) Draw(exp *mlv1.Experiment, best []mlv1.Trial) error {
 			return err
 		}
 	}
-	out := l.erase() + frame.String()
-	l.lines = strings.Count(frame.String(), "\n")
+	text := l.fit(frame.String())
+	out := l.erase() + text
+	l.lines = strings.Count(text, "\n")
 	_, err := io.WriteString(l.w, out)
 	return err
 }
@@ -45,6 +49,22 @@ func (l *Live) Clear() error {
 	l.lines = 0
 	_, err := io.WriteString(l.w, out)
 	return err
+}
+
+// fit cuts each line of text to one column less than the width (the
+// last column would wrap on some terminals).
+func (l *Live) fit(text string) string {
+	if l.width <= 1 {
+		return text
+	}
+	rows := strings.SplitAfter(text, "\n")
+	for i, row := range rows {
+		r := []rune(strings.TrimSuffix(row, "\n"))
+		if len(r) >= l.width {
+			rows[i] = string(r[:l.width-1]) + strings.TrimPrefix(row, strings.TrimSuffix(row, "\n"))
+		}
+	}
+	return strings.Join(rows, "")
 }
 
 // erase is the escape sequence that moves up over the frame (ANSI cursor

@@ -53,7 +53,7 @@ func TestBar(t *testing.T) {
 // over the last one and clearing it; Clear leaves nothing drawn.
 func TestLiveRedrawsInPlace(t *testing.T) {
 	var out bytes.Buffer
-	live := NewLive(&out)
+	live := NewLive(&out, 0)
 	if err := live.Draw(searchAt(0, 3, 0), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -80,5 +80,19 @@ func TestLiveRedrawsInPlace(t *testing.T) {
 	}
 	if diff := cmp.Diff("\x1b[4F\x1b[J", out.String()); diff != "" {
 		t.Errorf("clear (-want +got):\n%s", diff)
+	}
+}
+
+// TestLiveFitsTheTerminal: on a narrow terminal every line is cut short of
+// the last column, so that a frame takes as many rows as it has lines.
+func TestLiveFitsTheTerminal(t *testing.T) {
+	var out bytes.Buffer
+	live := NewLive(&out, 20)
+	if err := live.Draw(searchAt(2, 3, 0), []mlv1.Trial{succeededTrial("train-4", "0.93", "lr=0.01, depth=4, momentum=0.9")}); err != nil {
+		t.Fatal(err)
+	}
+	want := "[##................\n" + "TRIAL    accuracy  \n" + "train-4  0.93      \n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("frame (-want +got):\n%s", diff)
 	}
 }
