@@ -108,36 +108,33 @@ func (fl *follower) run(ctx context.Context, r *TrialReconciler, trial *mlv1.Tri
 		fl.mu.Unlock()
 		if time.Since(last) >= progressEvery {
 			last = time.Now()
-			nudge(events, trial)
+			select { // a full channel already holds a reconcile to come
+			case events <- event.GenericEvent{Object: trial}:
+			default:
+			}
 		}
 	})
 }
 
-// nudge asks for the trial's reconcile, unless one is already asked for
-// plenty.
-func nudge(events chan<- event.GenericEvent, trial *mlv1.Trial) {
-	select {
-	case events <- event.GenericEvent{Object: trial}:
-	default:
-	}
-}
-
-// terminated says whether the container has ended.
-func terminated(pod *corev1.Pod, container string) bool {
-	for _, s := range pod.Status.ContainerStatuses {
-		if s.Name == container {
-			return s.State.Terminated != nil
+// state is the container's state in the pod's status, nil before it has
+// one.
+func state(pod *corev1.Pod, container string) *corev1.ContainerState {
+	for i := range pod.Status.ContainerStatuses {
+		if s := &pod.Status.ContainerStatuses[i]; s.Name == container {
+			return &s.State
 		}
 	}
-	return false
+	return nil
 }
 
 // started says whether the container has started (its log exists).
 func started(pod *corev1.Pod, container string) bool {
-	for _, s := range pod.Status.ContainerStatuses {
-		if s.Name == container {
-			return s.State.Running != nil || s.State.Terminated != nil
-		}
-	}
-	return false
+	s := state(pod, container)
+	return s != nil && (s.Running != nil || s.Terminated != nil)
+}
+
+// terminated says whether the container has ended.
+func terminated(pod *corev1.Pod, container string) bool {
+	s := state(pod, container)
+	return s != nil && s.Terminated != nil
 }

@@ -57,14 +57,13 @@ func (l *Live) fit(text string) string {
 	if l.width <= 1 {
 		return text
 	}
-	rows := strings.SplitAfter(text, "\n")
+	rows := strings.Split(text, "\n")
 	for i, row := range rows {
-		r := []rune(strings.TrimSuffix(row, "\n"))
-		if len(r) >= l.width {
-			rows[i] = string(r[:l.width-1]) + strings.TrimPrefix(row, strings.TrimSuffix(row, "\n"))
+		if r := []rune(row); len(r) >= l.width {
+			rows[i] = string(r[:l.width-1])
 		}
 	}
-	return strings.Join(rows, "")
+	return strings.Join(rows, "\n")
 }
 
 // erase is the escape sequence that moves up over the frame (ANSI cursor
