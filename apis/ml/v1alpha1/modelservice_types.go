@@ -15,7 +15,7 @@ import (
 // +kubebuilder:resource:shortName=ms,categories=ml
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Replicas",type=string,JSONPath=`.status.readyReplicas`,priority=0
+// +kubebuilder:printcolumn:name="Replicas",type=string,JSONPath=`.status.replicaSummary`,priority=0
 // +kubebuilder:printcolumn:name="Traffic",type=string,JSONPath=`.status.trafficSummary`
 // +kubebuilder:printcolumn:name="Rollout",type=string,JSONPath=`.status.rollout.phase`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
@@ -77,6 +77,7 @@ type ModelServiceSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.maxReplicas) || self.maxReplicas == 0 || self.minReplicas <= self.maxReplicas",message="predictor.minReplicas must not exceed predictor.maxReplicas"
 // +kubebuilder:validation:XValidation:rule="!(has(self.canaryTrafficPercent) && has(self.shadowTrafficPercent))",message="set at most one of predictor.canaryTrafficPercent (the new revision answers a share) and predictor.shadowTrafficPercent (it gets copies, the stable one answers)"
 // +kubebuilder:validation:XValidation:rule="!has(self.resources) || has(self.model)",message="predictor.resources applies to predictor.model; with predictor.containers set resources on each container"
+// +kubebuilder:validation:XValidation:rule="!has(self.scaleTarget) || !(self.scaleMetric in ['cpu', 'memory']) || self.scaleTarget <= 100",message="predictor.scaleTarget is a percent of the pods' request for scaleMetric cpu or memory: at most 100"
 type PredictorSpec struct {
 	// Model is a model file served by skiff's own model server (Open
 	// Inference Protocol v2 over REST and gRPC, KServe v1, POST /predict).
@@ -91,31 +92,53 @@ type PredictorSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(c, has(c.image) && c.image != '')",message="every predictor container needs an image"
 	Containers []corev1.Container `json:"containers,omitempty"`
 
-	// MinReplicas is the fewest pods that serve.
+	// MinReplicas is the fewest pods that serve. 0 scales a revision to
+	// zero after autoscaling.scaleToZeroGracePeriod without requests; the
+	// gateway then holds the next request, wakes the revision and sends
+	// the request on once a pod is ready (it needs skiff's gateway).
 	// +kubebuilder:default=1
-	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Minimum=0
 	// +optional
 	MinReplicas *int32 `json:"minReplicas,omitempty"`
 
 	// MaxReplicas, above minReplicas, lets an autoscaler add pods up to
-	// it; 0 or unset means minReplicas pods, always.
+	// it; 0 or unset means minReplicas pods, always (and at most one pod
+	// with minReplicas 0).
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	MaxReplicas int32 `json:"maxReplicas,omitempty"`
 
-	// ScaleMetric is what the autoscaler watches: cpu or memory.
-	// +kubebuilder:validation:Enum=cpu;memory
+	// ScaleMetric is what the autoscaler watches: cpu or memory (a
+	// HorizontalPodAutoscaler, in percent of the pods' request), or
+	// concurrency (requests in flight per pod) or rps (requests a second
+	// per pod), which skiff's gateway counts and Knative's KPA algorithm
+	// scales on (see autoscaling).
+	// +kubebuilder:validation:Enum=cpu;memory;concurrency;rps
 	// +kubebuilder:default=cpu
 	// +optional
 	ScaleMetric ScaleMetric `json:"scaleMetric,omitempty"`
 
-	// ScaleTarget is the average use of scaleMetric per pod, in percent of
-	// its request, that the autoscaler keeps.
+	// ScaleTarget is what the autoscaler keeps per pod: percent of the
+	// request for cpu and memory (default 80, at most 100), requests in
+	// flight for concurrency (default 100), requests a second for rps
+	// (default 200), as Knative's autoscaling.knative.dev/target.
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=100
-	// +kubebuilder:default=80
 	// +optional
 	ScaleTarget *int32 `json:"scaleTarget,omitempty"`
+
+	// ContainerConcurrency is the most requests one pod gets at once from
+	// the gateway; more wait at the gateway for a free pod (KServe's and
+	// Knative's hard limit). 0 or unset is no limit.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	ContainerConcurrency *int64 `json:"containerConcurrency,omitempty"`
+
+	// Autoscaling tunes the request autoscaler (scaleMetric concurrency
+	// or rps, and minReplicas 0). Its fields are Knative's
+	// autoscaling.knative.dev annotations, by the same names.
+	// +optional
+	Autoscaling *AutoscalingSpec `json:"autoscaling,omitempty"`
 
 	// Resources of the model server container (predictor.model only).
 	// An autoscaler needs a request of scaleMetric; 100m of CPU and 64Mi
@@ -153,9 +176,101 @@ type ScaleMetric string
 
 // The metrics a ModelService scales on.
 const (
-	ScaleMetricCPU    ScaleMetric = "cpu"
-	ScaleMetricMemory ScaleMetric = "memory"
+	ScaleMetricCPU         ScaleMetric = "cpu"
+	ScaleMetricMemory      ScaleMetric = "memory"
+	ScaleMetricConcurrency ScaleMetric = "concurrency"
+	ScaleMetricRPS         ScaleMetric = "rps"
 )
+
+// AutoscalingSpec tunes the request autoscaler: Knative's KPA, with the
+// names (and defaults) of its autoscaling.knative.dev annotations.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.window) || (duration(self.window) >= duration('6s') && duration(self.window) <= duration('1h'))",message="autoscaling.window must be between 6s and 1h"
+// +kubebuilder:validation:XValidation:rule="!has(self.scaleToZeroGracePeriod) || duration(self.scaleToZeroGracePeriod) >= duration('1s')",message="autoscaling.scaleToZeroGracePeriod must be at least 1s"
+// +kubebuilder:validation:XValidation:rule="!has(self.scaleDownDelay) || (duration(self.scaleDownDelay) >= duration('0s') && duration(self.scaleDownDelay) <= duration('1h'))",message="autoscaling.scaleDownDelay must be between 0s and 1h"
+// +kubebuilder:validation:XValidation:rule="!has(self.coldStartTimeout) || duration(self.coldStartTimeout) >= duration('1s')",message="autoscaling.coldStartTimeout must be at least 1s"
+type AutoscalingSpec struct {
+	// Window is the stable window: the autoscaler scales on the average
+	// of scaleMetric over it (6s to 1h).
+	// +kubebuilder:default="60s"
+	// +optional
+	Window *metav1.Duration `json:"window,omitempty"`
+
+	// PanicWindowPercentage is the panic window, in percent of window: a
+	// burst is seen over it.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=10
+	// +optional
+	PanicWindowPercentage *int32 `json:"panicWindowPercentage,omitempty"`
+
+	// PanicThresholdPercentage: when the panic window asks for this
+	// percent of the ready pods or more, the autoscaler panics: it scales
+	// on the panic window and does not scale down until a stable window
+	// has passed without a burst.
+	// +kubebuilder:validation:Minimum=110
+	// +kubebuilder:validation:Maximum=1000
+	// +kubebuilder:default=200
+	// +optional
+	PanicThresholdPercentage *int32 `json:"panicThresholdPercentage,omitempty"`
+
+	// TargetUtilizationPercentage is the share of scaleTarget the
+	// autoscaler aims at, leaving room for a burst while pods start.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=70
+	// +optional
+	TargetUtilizationPercentage *int32 `json:"targetUtilizationPercentage,omitempty"`
+
+	// MaxScaleUpRate: one decision multiplies the ready pods by at most
+	// this.
+	// +kubebuilder:validation:Minimum=2
+	// +kubebuilder:default=1000
+	// +optional
+	MaxScaleUpRate *int32 `json:"maxScaleUpRate,omitempty"`
+
+	// MaxScaleDownRate: one decision divides the ready pods by at most
+	// this.
+	// +kubebuilder:validation:Minimum=2
+	// +kubebuilder:default=2
+	// +optional
+	MaxScaleDownRate *int32 `json:"maxScaleDownRate,omitempty"`
+
+	// ScaleDownDelay: a scale-down takes effect only once it has been
+	// wanted for this long (the most pods asked for in it stay).
+	// +kubebuilder:default="0s"
+	// +optional
+	ScaleDownDelay *metav1.Duration `json:"scaleDownDelay,omitempty"`
+
+	// InitialScale is the pods a new revision starts with, before it has
+	// traffic (also with minReplicas 0, so it can become ready).
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=1
+	// +optional
+	InitialScale *int32 `json:"initialScale,omitempty"`
+
+	// ScaleToZeroGracePeriod: with minReplicas 0, a revision with no
+	// request for this long scales to zero (never while a pod is still
+	// starting or loading its model).
+	// +kubebuilder:default="30s"
+	// +optional
+	ScaleToZeroGracePeriod *metav1.Duration `json:"scaleToZeroGracePeriod,omitempty"`
+
+	// ColdStartTimeout is how long the gateway holds a request for a
+	// revision at zero while it wakes: long enough to load a large model.
+	// Past it the request is answered 503 with Retry-After.
+	// +kubebuilder:default="300s"
+	// +optional
+	ColdStartTimeout *metav1.Duration `json:"coldStartTimeout,omitempty"`
+
+	// MaxHeldRequests bounds the requests the gateway holds for a
+	// revision with no ready pod; past it requests are answered 503 with
+	// Retry-After.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:default=1000
+	// +optional
+	MaxHeldRequests *int32 `json:"maxHeldRequests,omitempty"`
+}
 
 // ModelSpec is a model file and its format.
 type ModelSpec struct {
@@ -214,6 +329,10 @@ type ModelServiceStatus struct {
 	Replicas int32 `json:"replicas,omitempty"`
 	// +optional
 	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	// ReplicaSummary is the replicas in one line, for kubectl get: ready
+	// of desired, and "0 (scaled to zero)" for a revision at zero.
+	// +optional
+	ReplicaSummary string `json:"replicaSummary,omitempty"`
 
 	// LatestCreatedRevision is the revision of the current spec.
 	// +optional
@@ -272,6 +391,38 @@ type RevisionStatus struct {
 	Reason string `json:"reason,omitempty"`
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Autoscaling is what the request autoscaler last decided for it.
+	// +optional
+	Autoscaling *RevisionAutoscaling `json:"autoscaling,omitempty"`
+}
+
+// RevisionAutoscaling is the request autoscaler's last decision for a
+// revision, and its scale to and from zero.
+type RevisionAutoscaling struct {
+	// DesiredReplicas is the pods it asked for.
+	DesiredReplicas int32 `json:"desiredReplicas"`
+	// Reason says why, in words: the observed metric and the target, or
+	// the time without requests.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Panic is true while a burst has it scale on the panic window.
+	// +optional
+	Panic bool `json:"panic,omitempty"`
+	// ScaledToZero is true while the revision has no pods for want of
+	// requests; ScaledToZeroTime is when it last went to zero.
+	// +optional
+	ScaledToZero bool `json:"scaledToZero,omitempty"`
+	// +optional
+	ScaledToZeroTime *metav1.Time `json:"scaledToZeroTime,omitempty"`
+	// LastWakeTime is when it last scaled up from zero, and WakeReason
+	// why (a request the gateway held).
+	// +optional
+	LastWakeTime *metav1.Time `json:"lastWakeTime,omitempty"`
+	// +optional
+	WakeReason string `json:"wakeReason,omitempty"`
+	// LastScaleTime is when it last changed the revision's pods.
+	// +optional
+	LastScaleTime *metav1.Time `json:"lastScaleTime,omitempty"`
 }
 
 // TrafficTarget is a share of requests for one revision.

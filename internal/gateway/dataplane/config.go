@@ -134,4 +134,22 @@ type Backend struct {
 	// reference is a 500, as the spec says).
 	Status  int
 	Filters Filters
+	// ContainerConcurrency, above 0, is the most requests one endpoint
+	// gets at once; more wait at the gateway for a free endpoint (within
+	// Hold's bounds, or defaultHold's).
+	ContainerConcurrency int
+	// Hold, if set, holds requests while the backend has no ready
+	// endpoint (a revision scaled to zero): the gateway tells its stats
+	// watchers to wake the backend and sends each request on once an
+	// endpoint is ready. Without it such a request is answered 503.
+	Hold *Hold
+}
+
+// Hold bounds the requests held for a backend.
+type Hold struct {
+	// Timeout is how long one request waits for an endpoint.
+	Timeout time.Duration
+	// MaxHeld is the most requests waiting at once; more are answered
+	// 503 with Retry-After.
+	MaxHeld int
 }

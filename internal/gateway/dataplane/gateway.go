@@ -28,6 +28,7 @@ type Gateway struct {
 	log        logr.Logger
 	registry   *prometheus.Registry
 	metrics    *metrics
+	hub        *statsHub
 	transports *transports
 	proxy      *httputil.ReverseProxy
 	mirrors    chan struct{}
@@ -56,6 +57,7 @@ func New(log logr.Logger) *Gateway {
 		listeners:  map[string]*listener{},
 	}
 	g.metrics = newMetrics(g.registry)
+	g.hub = newStatsHub(newPoolMetrics(g.registry))
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      retrying{gw: g},
@@ -84,7 +86,7 @@ func (g *Gateway) Apply(cfg Config) map[string]error {
 	keep := map[string]bool{}
 	for _, lc := range cfg.Listeners {
 		keep[lc.Address] = true
-		t, err := compile(lc.Routes, g.metrics)
+		t, err := compile(lc.Routes, g.metrics, g.hub)
 		if err != nil {
 			errs[lc.Address] = err
 			continue
@@ -109,7 +111,21 @@ func (g *Gateway) Apply(cfg Config) map[string]error {
 			g.close(l)
 		}
 	}
+	g.updatePools()
 	return errs
+}
+
+// updatePools gives each backend's pool what the tables now say of it,
+// and retires the pools no table names.
+func (g *Gateway) updatePools() {
+	named := map[string]bool{}
+	for _, l := range g.listeners {
+		for _, b := range l.table.Load().backends {
+			b.pool.set(b.Backend)
+			named[b.Name] = true
+		}
+	}
+	g.hub.keepOnly(named)
 }
 
 func (g *Gateway) listen(addr string, withTLS bool) (*listener, error) {

@@ -61,9 +61,12 @@ func backendServer(t *testing.T, name string, h2c bool) (addr string, hits func(
 func serve(t *testing.T, routes ...Route) (*Gateway, string) {
 	t.Helper()
 	g := New(logr.Discard())
-	tbl, err := compile(routes, g.metrics)
+	tbl, err := compile(routes, g.metrics, g.hub)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, b := range tbl.backends {
+		b.pool.set(b.Backend)
 	}
 	srv := httptest.NewServer(&handler{gw: g, table: func() *table { return tbl }})
 	t.Cleanup(srv.Close)

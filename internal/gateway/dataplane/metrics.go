@@ -58,6 +58,37 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// poolMetrics count the requests held for backends without a ready (or
+// free) endpoint, and how long backends at zero take to get one.
+type poolMetrics struct {
+	held         *prometheus.GaugeVec
+	outcomes     *prometheus.CounterVec
+	holdDuration *prometheus.HistogramVec
+	coldStart    *prometheus.HistogramVec
+}
+
+// ColdStartBuckets span a pod's start to a large model's load.
+var ColdStartBuckets = []float64{.05, .1, .2, .3, .5, .75, 1, 2, 5, 10, 30, 60, 120, 300}
+
+func newPoolMetrics(reg prometheus.Registerer) *poolMetrics {
+	m := &poolMetrics{
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "skiff_gateway_held_requests", Help: "Requests held now for a backend with no ready (or no free) endpoint, by backend.",
+		}, []string{"backend"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "skiff_gateway_held_requests_total", Help: "Requests that were held, by backend and outcome: proxied, timeout, canceled (the caller left), rejected (over the limit), failed (the backend went away).",
+		}, []string{"backend", "outcome"}),
+		holdDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "skiff_gateway_hold_duration_seconds", Help: "Time a held request waited for an endpoint, by backend.", Buckets: ColdStartBuckets,
+		}, []string{"backend"}),
+		coldStart: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "skiff_gateway_cold_start_duration_seconds", Help: "Time from the first request held for a backend with no endpoint to its first ready endpoint, by backend.", Buckets: ColdStartBuckets,
+		}, []string{"backend"}),
+	}
+	reg.MustRegister(m.held, m.outcomes, m.holdDuration, m.coldStart)
+	return m
+}
+
 // series are one route's, backend's and role's metrics, resolved when the
 // table is compiled so a request costs one label lookup (its code).
 type series struct {

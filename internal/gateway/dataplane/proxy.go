@@ -26,7 +26,7 @@ const maxTries = 3
 type routing struct {
 	entry   *entry
 	backend *backend
-	start   uint64
+	ticket  *ticket
 	status  int // the response code, for metrics
 }
 
@@ -64,23 +64,49 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "the backend reference is invalid", b.Status)
 		return
 	}
-	if len(b.Endpoints) == 0 {
-		http.Error(rw, "no ready endpoints for "+b.Name, http.StatusServiceUnavailable)
-		return
-	}
 	if timeout := minPositive(rl.Timeout, rl.BackendTimeout); timeout > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
+	t, err := b.pool.acquire(r.Context())
+	if err != nil {
+		noEndpoint(rw, r, b, err)
+		return
+	}
+	defer b.pool.release(t)
 	for _, m := range rl.mirrors {
 		if m.mirrored() {
 			h.gw.mirror(r, e, m.backend)
 		}
 	}
-	rt := &routing{entry: e, backend: b, start: b.start()}
+	rt := &routing{entry: e, backend: b, ticket: t}
 	r = r.WithContext(context.WithValue(r.Context(), routingKey{}, rt))
 	h.gw.proxy.ServeHTTP(rw, r)
+}
+
+// noEndpoint answers a request that got no endpoint: 503, with
+// Retry-After when it was held (or refused a place among the held) and
+// the backend may well have one soon.
+func noEndpoint(w http.ResponseWriter, r *http.Request, b *backend, err error) {
+	switch {
+	case errors.Is(err, errNoEndpoints):
+		http.Error(w, "no ready endpoints for "+b.Name, http.StatusServiceUnavailable)
+	case errors.Is(err, errTooManyHeld):
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many requests are waiting for "+b.Name+" to start: retry", http.StatusServiceUnavailable)
+	case errors.Is(err, errHoldTimeout):
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, b.Name+" did not get a ready endpoint in time: retry", http.StatusServiceUnavailable)
+	case errors.Is(err, context.DeadlineExceeded):
+		http.Error(w, "the route's timeout passed while "+b.Name+" had no ready endpoint", http.StatusGatewayTimeout)
+	default:
+		if r.Context().Err() != nil {
+			w.WriteHeader(499) // the caller went away
+			return
+		}
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	}
 }
 
 func minPositive(a, b time.Duration) time.Duration {
@@ -99,7 +125,7 @@ func rewrite(pr *httputil.ProxyRequest) {
 	rt := routingOf(pr.In.Context())
 	out := pr.Out
 	out.URL.Scheme = "http"
-	out.URL.Host = rt.backend.endpoint(rt.start, 0)
+	out.URL.Host = rt.ticket.endpoint(0)
 	pr.SetXForwarded()
 	out.Host = pr.In.Host
 	applyRequestFilters(out, rt.entry, rt.backend)
@@ -251,7 +277,7 @@ func (g *Gateway) sendMirror(out *http.Request, e *entry, b *backend) int {
 	if b.Status != 0 {
 		return b.Status
 	}
-	addr := b.endpoint(b.start(), 0)
+	addr := b.pool.peek()
 	if addr == "" {
 		return http.StatusServiceUnavailable
 	}

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"math/rand/v2"
-	"sync/atomic"
 )
 
 // rule is a compiled Rule: backends with their running weight sums.
@@ -13,11 +12,11 @@ type rule struct {
 	mirrors  []*mirror
 }
 
-// backend is a Backend with its round-robin position and its metrics.
+// backend is a Backend with its pool of endpoints and its metrics.
 type backend struct {
 	*Backend
 	upTo   int64 // the running sum of weights up to and including this one
-	next   atomic.Uint64
+	pool   *pool
 	series *series
 }
 
@@ -26,7 +25,7 @@ type mirror struct {
 	percent float64
 }
 
-func compileRule(route string, r *Rule, m *metrics) *rule {
+func compileRule(route string, r *Rule, m *metrics, hub *statsHub) *rule {
 	out := &rule{Rule: r}
 	for i := range r.Backends {
 		b := &r.Backends[i]
@@ -34,11 +33,11 @@ func compileRule(route string, r *Rule, m *metrics) *rule {
 			continue
 		}
 		out.total += int64(b.Weight)
-		out.backends = append(out.backends, &backend{Backend: b, upTo: out.total, series: m.series(route, b.Name, rolePrimary)})
+		out.backends = append(out.backends, &backend{Backend: b, upTo: out.total, pool: hub.pool(b.Name), series: m.series(route, b.Name, rolePrimary)})
 	}
 	for i := range r.Filters.Mirrors {
 		mb := &r.Filters.Mirrors[i].Backend
-		out.mirrors = append(out.mirrors, &mirror{backend: &backend{Backend: mb, series: m.series(route, mb.Name, roleMirror)}, percent: r.Filters.Mirrors[i].Percent})
+		out.mirrors = append(out.mirrors, &mirror{backend: &backend{Backend: mb, pool: hub.pool(mb.Name), series: m.series(route, mb.Name, roleMirror)}, percent: r.Filters.Mirrors[i].Percent})
 	}
 	return out
 }
@@ -59,19 +58,6 @@ func (r *rule) pick() *backend {
 		}
 	}
 	return r.backends[len(r.backends)-1]
-}
-
-// start is where this request's walk over the endpoints begins
-// (round-robin); a retry takes the next one.
-func (b *backend) start() uint64 { return b.next.Add(1) }
-
-// endpoint is the address try number n of a request that started at s
-// goes to; "" when there is none.
-func (b *backend) endpoint(s uint64, n int) string {
-	if len(b.Endpoints) == 0 {
-		return ""
-	}
-	return b.Endpoints[(s+uint64(n))%uint64(len(b.Endpoints))]
 }
 
 // mirrored says whether this request is one of the share m copies.

@@ -16,6 +16,8 @@ type table struct {
 	exact     map[string][]*entry
 	wildcards []hostGroup // longest suffix first
 	any       []*entry
+	// backends are every backend and mirror of its rules.
+	backends []*backend
 }
 
 type hostGroup struct {
@@ -33,14 +35,18 @@ type entry struct {
 
 // compile builds a listener's table, with its metrics series; an invalid
 // regular expression is an error that names the route.
-func compile(routes []Route, m *metrics) (*table, error) {
+func compile(routes []Route, m *metrics, hub *statsHub) (*table, error) {
 	t := &table{exact: map[string][]*entry{}}
 	wild := map[string][]*entry{}
 	for ri := range routes {
 		route := &routes[ri]
 		var entries []*entry
 		for i := range route.Rules {
-			r := compileRule(route.Name, &route.Rules[i], m)
+			r := compileRule(route.Name, &route.Rules[i], m, hub)
+			t.backends = append(t.backends, r.backends...)
+			for _, mr := range r.mirrors {
+				t.backends = append(t.backends, mr.backend)
+			}
 			matches := route.Rules[i].Matches
 			if len(matches) == 0 {
 				matches = []Match{{PathType: PathPrefix, Path: "/"}}

@@ -51,14 +51,14 @@ type retrying struct{ gw *Gateway }
 func (t retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := routingOf(req.Context())
 	tr := t.gw.transport(rt.backend)
-	tries := min(maxTries, len(rt.backend.Endpoints))
+	tries := min(maxTries, len(rt.ticket.eps))
 	for n := 0; ; n++ {
 		res, err := tr.RoundTrip(req)
 		if err == nil || n+1 >= tries || !unsent(req, err) {
 			return res, err
 		}
 		t.gw.metrics.retries.Inc()
-		req.URL.Host = rt.backend.endpoint(rt.start, n+1)
+		req.URL.Host = rt.ticket.endpoint(n + 1)
 	}
 }
 
