@@ -37,11 +37,11 @@ var Rules = []Rule{
 		Forbid: []string{"k8s.io/kubernetes/..."},
 	},
 	{
-		Name: "the model data plane and the search algorithms import nothing of Kubernetes, so they stay fast and run alone",
+		Name: "the model data plane, the search algorithms and the autoscaling algorithm import nothing of Kubernetes, so they stay fast and run alone",
 		From: []string{
 			Module + "/internal/model/...", Module + "/internal/modelrepo/...", Module + "/internal/modelserver/...",
 			Module + "/internal/gateway/dataplane/...", Module + "/internal/batch/...",
-			Module + "/internal/tune/suggest/...", Module + "/internal/tune/metrics/...",
+			Module + "/internal/tune/suggest/...", Module + "/internal/tune/metrics/...", Module + "/internal/kpa/...",
 		},
 		Forbid:     []string{"k8s.io/...", "sigs.k8s.io/..."},
 		Transitive: true,

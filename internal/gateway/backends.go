@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -57,7 +59,61 @@ func (t *translation) backend(r *routeState, ref gwv1.BackendObjectReference, we
 	sp := svc.Spec.Ports[i]
 	b.H2C = ptr.Deref(sp.AppProtocol, "") == h2cAppProtocol
 	b.Endpoints = t.endpoints(types.NamespacedName{Namespace: ns, Name: svc.Name}, sp)
+	if err := holding(svc, &b); err != nil {
+		r.fail(gwv1.RouteReasonUnsupportedValue, fmt.Sprintf("Service %s/%s: %v", ns, svc.Name, err))
+	}
 	return b
+}
+
+// Annotations on a Service that tune how skiff's gateway sends requests
+// to it (as Contour's and Istio's do): ModelServices set them on each
+// revision's Service.
+const (
+	// AnnotationContainerConcurrency is the most requests one endpoint
+	// gets at once (0 or absent: no limit).
+	AnnotationContainerConcurrency = "gateway.skiff.dev/container-concurrency"
+	// AnnotationHoldTimeout, a duration, makes the gateway hold requests
+	// while the Service has no ready endpoint, each for up to this long.
+	AnnotationHoldTimeout = "gateway.skiff.dev/hold-timeout"
+	// AnnotationMaxHeldRequests bounds the requests held at once.
+	AnnotationMaxHeldRequests = "gateway.skiff.dev/max-held-requests"
+)
+
+// defaultMaxHeld is the held requests' bound without the annotation.
+const defaultMaxHeld = 1000
+
+// holding reads a Service's annotations into b; a malformed one is
+// ignored and named in the error.
+func holding(svc *corev1.Service, b *dataplane.Backend) error {
+	a := svc.Annotations
+	var errs []error
+	if v, ok := a[AnnotationContainerConcurrency]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("annotation %s=%q is not a count of requests (0 or more)", AnnotationContainerConcurrency, v))
+		} else {
+			b.ContainerConcurrency = n
+		}
+	}
+	v, ok := a[AnnotationHoldTimeout]
+	if !ok {
+		return errors.Join(errs...)
+	}
+	timeout, err := time.ParseDuration(v)
+	if err != nil || timeout <= 0 {
+		return errors.Join(append(errs, fmt.Errorf("annotation %s=%q is not a duration above 0, such as 300s", AnnotationHoldTimeout, v))...)
+	}
+	hold := &dataplane.Hold{Timeout: timeout, MaxHeld: defaultMaxHeld}
+	if v, ok := a[AnnotationMaxHeldRequests]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("annotation %s=%q is not a count of requests (1 or more)", AnnotationMaxHeldRequests, v))
+		} else {
+			hold.MaxHeld = n
+		}
+	}
+	b.Hold = hold
+	return errors.Join(errs...)
 }
 
 // endpoints are the ready addresses behind a Service port, sorted.

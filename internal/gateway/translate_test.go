@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -221,5 +222,43 @@ func TestIntersect(t *testing.T) {
 		if ok != tt.ok || (ok && !cmp.Equal(tt.want, got)) {
 			t.Errorf("intersect(%q, %v) = %v, %v; want %v, %v", tt.listener, tt.route, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+func TestHoldingAnnotations(t *testing.T) {
+	t.Parallel()
+	gw := gatewayOf(httpListener("all", 8080, "", gwv1.NamespacesFromAll))
+	annotated := func(a map[string]string) corev1.Service {
+		s := service("apps", "a", 80)
+		s.Annotations = a
+		return s
+	}
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		want        dataplane.Backend
+		status      string
+	}{
+		{name: "none", want: dataplane.Backend{}, status: "Accepted ResolvedRefs"},
+		{name: "a limit and a hold", annotations: map[string]string{AnnotationContainerConcurrency: "2", AnnotationHoldTimeout: "90s", AnnotationMaxHeldRequests: "7"},
+			want: dataplane.Backend{ContainerConcurrency: 2, Hold: &dataplane.Hold{Timeout: 90 * time.Second, MaxHeld: 7}}, status: "Accepted ResolvedRefs"},
+		{name: "a hold with the default bound", annotations: map[string]string{AnnotationHoldTimeout: "5m"},
+			want: dataplane.Backend{Hold: &dataplane.Hold{Timeout: 5 * time.Minute, MaxHeld: defaultMaxHeld}}, status: "Accepted ResolvedRefs"},
+		{name: "malformed ones are named and left out", annotations: map[string]string{AnnotationContainerConcurrency: "-1", AnnotationHoldTimeout: "soon"},
+			want: dataplane.Backend{}, status: "Accepted UnsupportedValue"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := translate(Input{Gateways: []gwv1.Gateway{gw}, HTTPRoutes: []gwv1.HTTPRoute{route("apps", "r").backend("", "a", 80, 1).obj()},
+				Services: []corev1.Service{annotated(tt.annotations)}})
+			b := out.Config.Listeners[0].Routes[0].Rules[0].Backends[0]
+			got := dataplane.Backend{ContainerConcurrency: b.ContainerConcurrency, Hold: b.Hold}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("backend (-want +got):\n%s", diff)
+			}
+			if got := parent(out, "apps", "r"); got != tt.status {
+				t.Errorf("route status %q, want %q", got, tt.status)
+			}
+		})
 	}
 }

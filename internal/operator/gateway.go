@@ -105,7 +105,7 @@ func RunGateway(ctx context.Context, cfg *rest.Config, o GatewayOptions, ready f
 		return fmt.Errorf("gateway controller: %w", err)
 	}
 	if o.MetricsAddress != "" {
-		stop, err := serveMetrics(o.MetricsAddress, dp.Metrics())
+		stop, err := serveMetrics(o.MetricsAddress, dp)
 		if err != nil {
 			return err
 		}
@@ -168,13 +168,16 @@ func LoopbackAddress(gw *gwv1.Gateway) string {
 	return net.IPv4(127, 77, byte(n>>8), byte(n)).String()
 }
 
-func serveMetrics(addr string, h http.Handler) (func(), error) {
+func serveMetrics(addr string, dp *dataplane.Gateway) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("gateway metrics on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", h)
+	mux.Handle("/metrics", dp.Metrics())
+	// What the ModelService autoscaler reads: requests and concurrency by
+	// backend, and wakes of backends at zero.
+	mux.Handle("/stats", dp.Stats())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // ends with Close
 	return func() { _ = srv.Close() }, nil
