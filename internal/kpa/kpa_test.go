@@ -97,10 +97,12 @@ func TestDecide(t *testing.T) {
 			want:   Decision{Desired: 3, Panic: true, Stable: 50, PanicValue: 50},
 		},
 		{
-			name:   "the scale-down delay keeps the most pods wanted in it",
-			config: func(c *Config) { c.StableWindow, c.PanicWindow, c.ScaleDownDelay = 6*time.Second, time.Second, 10*time.Second },
-			steps:  append(repeat(step{value: 7, ready: 5}, 6), repeat(step{value: 1.4, ready: 5}, 8)...),
-			want:   Decision{Desired: 5, Stable: 1.4, PanicValue: 1.4},
+			name: "the scale-down delay keeps the most pods wanted in it",
+			config: func(c *Config) {
+				c.StableWindow, c.PanicWindow, c.ScaleDownDelay = 6*time.Second, time.Second, 10*time.Second
+			},
+			steps: append(repeat(step{value: 7, ready: 5}, 6), repeat(step{value: 1.4, ready: 5}, 8)...),
+			want:  Decision{Desired: 5, Stable: 1.4, PanicValue: 1.4},
 		},
 	}
 	for _, tt := range tests {
