@@ -88,6 +88,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, ready func()) error {
 	if err := r.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("modelservice controller: %w", err)
 	}
+	if o.ModelService.GatewayStatsURL() != "" {
+		if err := mgr.Add(&modelservice.RequestScaler{Reconciler: r}); err != nil {
+			return fmt.Errorf("modelservice request autoscaler: %w", err)
+		}
+	}
 	if err := setupExperiments(mgr, cfg); err != nil {
 		return err
 	}

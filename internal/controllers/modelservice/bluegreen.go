@@ -36,9 +36,9 @@ func (r *Reconciler) blueGreenSize(ctx context.Context, ms *mlv1.ModelService, r
 	}
 	switch ro.Phase {
 	case mlv1.RolloutSwitched:
-		return r.resize(ctx, deps, old, minReplicas(ms), func(have, want int32) bool { return have > want })
+		return r.resize(ctx, deps, old, max(r.bounds(ms).min, 1), func(have, want int32) bool { return have > want })
 	case mlv1.RolloutAborted:
-		return r.resize(ctx, deps, old, ptr.Deref(latest.Spec.Replicas, minReplicas(ms)), func(have, want int32) bool { return have < want })
+		return r.resize(ctx, deps, old, ptr.Deref(latest.Spec.Replicas, r.bounds(ms).initial), func(have, want int32) bool { return have < want })
 	}
 	return nil
 }

@@ -247,7 +247,8 @@ func (r *Reconciler) failed(ctx context.Context, ms *mlv1.ModelService, err erro
 // one starts at size (blue/green: the stable revision's size) if larger.
 func (r *Reconciler) applyDeployment(ctx context.Context, ms *mlv1.ModelService, rev revision, size int32) (*appsv1.Deployment, error) {
 	want := r.deployment(ms, rev)
-	if !scales(ms) || *want.Spec.Replicas >= size {
+	b := r.bounds(ms)
+	if !b.scales() || *want.Spec.Replicas >= size {
 		size = *want.Spec.Replicas
 	}
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: want.Name}}
@@ -256,8 +257,8 @@ func (r *Reconciler) applyDeployment(ctx context.Context, ms *mlv1.ModelService,
 			return err
 		}
 		replicas := ptr.To(size)
-		if scales(ms) && dep.Spec.Replicas != nil && exists(dep) {
-			replicas = clampReplicas(*dep.Spec.Replicas, ms)
+		if b.scales() && dep.Spec.Replicas != nil && exists(dep) {
+			replicas = b.clamp(*dep.Spec.Replicas)
 		}
 		dep.Labels = want.Labels
 		if !exists(dep) {
@@ -302,6 +303,9 @@ func (r *Reconciler) applyService(ctx context.Context, ms *mlv1.ModelService, na
 			return err
 		}
 		svc.Labels = want.Labels
+		if name == rev {
+			svc.Annotations = r.gatewayAnnotations(ms, svc.Annotations)
+		}
 		svc.Spec.Selector = want.Spec.Selector
 		svc.Spec.Ports = mergePorts(want.Spec.Ports, svc.Spec.Ports)
 		svc.Spec.Type = corev1.ServiceTypeClusterIP
@@ -314,17 +318,17 @@ func (r *Reconciler) applyService(ctx context.Context, ms *mlv1.ModelService, na
 // removes it when it may not.
 func (r *Reconciler) applyAutoscaler(ctx context.Context, ms *mlv1.ModelService, dep *appsv1.Deployment) error {
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: predictorName(ms)}}
-	if !scales(ms) {
+	if !r.hpaScales(ms) {
 		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(hpa), hpa); err != nil || !metav1.IsControlledBy(hpa, ms) {
 			return client.IgnoreNotFound(err)
 		}
 		err := r.Client.Delete(ctx, hpa, client.Preconditions{UID: &hpa.UID})
 		if err == nil {
-			r.Recorder.Eventf(ms, hpa, corev1.EventTypeNormal, "AutoscalerRemoved", "Scale", "maxReplicas is not above minReplicas: %d replicas, always", minReplicas(ms))
+			r.Recorder.Eventf(ms, hpa, corev1.EventTypeNormal, "AutoscalerRemoved", "Scale", "%s", r.noHPAReason(ms))
 		}
 		return client.IgnoreNotFound(err)
 	}
-	want := autoscaler(ms, dep.Name)
+	want := r.autoscaler(ms, dep.Name)
 	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, hpa, func() error {
 		if err := r.owned(ms, hpa); err != nil {
 			return err
@@ -334,7 +338,8 @@ func (r *Reconciler) applyAutoscaler(ctx context.Context, ms *mlv1.ModelService,
 		return nil
 	})
 	if op == controllerutil.OperationResultCreated {
-		r.Recorder.Eventf(ms, hpa, corev1.EventTypeNormal, "AutoscalerCreated", "Scale", "%d to %d replicas on %s at %d%% of the request", minReplicas(ms), ms.Spec.Predictor.MaxReplicas, scaleMetric(ms), scaleTarget(ms))
+		metric, pct := hpaMetric(ms)
+		r.Recorder.Eventf(ms, hpa, corev1.EventTypeNormal, "AutoscalerCreated", "Scale", "%d to %d replicas on %s at %d%% of the request", *want.Spec.MinReplicas, want.Spec.MaxReplicas, metric, pct)
 	}
 	return err
 }

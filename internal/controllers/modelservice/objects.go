@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -73,7 +72,7 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: rev.name, Labels: podLabels},
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(minReplicas(ms)),
+			Replicas: ptr.To(r.bounds(ms).initial),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelModelService: ms.Name, LabelRevision: rev.name}},
 			Strategy: appsv1.DeploymentStrategy{
 				Type: appsv1.RollingUpdateDeploymentStrategyType,
@@ -258,38 +257,3 @@ func mergePorts(want, have []corev1.ServicePort) []corev1.ServicePort {
 	}
 	return want
 }
-
-// autoscaler is the HPA of the latest revision's Deployment, between
-// minReplicas and maxReplicas.
-func autoscaler(ms *mlv1.ModelService, target string) *autoscalingv2.HorizontalPodAutoscaler {
-	return &autoscalingv2.HorizontalPodAutoscaler{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: predictorName(ms), Labels: labels(ms)},
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target},
-			MinReplicas:    ptr.To(minReplicas(ms)),
-			MaxReplicas:    ms.Spec.Predictor.MaxReplicas,
-			Metrics: []autoscalingv2.MetricSpec{{
-				Type: autoscalingv2.ResourceMetricSourceType,
-				Resource: &autoscalingv2.ResourceMetricSource{
-					Name:   corev1.ResourceName(scaleMetric(ms)),
-					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To(scaleTarget(ms))},
-				},
-			}},
-		},
-	}
-}
-
-func minReplicas(ms *mlv1.ModelService) int32 { return ptr.Deref(ms.Spec.Predictor.MinReplicas, 1) }
-
-// scales says whether an autoscaler may change the replica count.
-func scales(ms *mlv1.ModelService) bool { return ms.Spec.Predictor.MaxReplicas > minReplicas(ms) }
-
-func clampReplicas(n int32, ms *mlv1.ModelService) *int32 {
-	return ptr.To(min(max(n, minReplicas(ms)), ms.Spec.Predictor.MaxReplicas))
-}
-
-func scaleMetric(ms *mlv1.ModelService) mlv1.ScaleMetric {
-	return cmp.Or(ms.Spec.Predictor.ScaleMetric, mlv1.ScaleMetricCPU)
-}
-
-func scaleTarget(ms *mlv1.ModelService) int32 { return ptr.Deref(ms.Spec.Predictor.ScaleTarget, 80) }

@@ -72,11 +72,13 @@ func templateRevision(dep *appsv1.Deployment) int32 {
 }
 
 // predictorHash identifies a spec.predictor (with its schema defaults).
-// Replica bounds, the autoscaler's knobs and the traffic split do not
-// make a new revision; a
+// Replica bounds, the autoscalers' knobs, the concurrency limit and the
+// traffic split do not make a new revision; a
 // new model server image (a skiff upgrade) does.
 func predictorHash(p mlv1.PredictorSpec, image string) string {
 	p.MinReplicas, p.MaxReplicas, p.ScaleMetric, p.ScaleTarget = nil, 0, "", nil
+	// The gateway enforces the concurrency limit: the pods stay the same.
+	p.ContainerConcurrency, p.Autoscaling = nil, nil
 	p.CanaryTrafficPercent, p.ShadowTrafficPercent = nil, nil
 	data, _ := json.Marshal(p)
 	h := fnv.New64a()

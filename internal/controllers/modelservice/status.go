@@ -43,6 +43,10 @@ const (
 	ReasonAborted          = "Aborted"
 	ReasonVariants         = "Variants"
 	ReasonRevisionNotFound = "RevisionNotFound"
+	ReasonScaledToZero     = "ScaledToZero"
+	// ReasonScaleToZeroUnavailable: minReplicas 0 with no skiff gateway
+	// to hold requests while a revision wakes.
+	ReasonScaleToZeroUnavailable = "ScaleToZeroUnavailable"
 	// ReasonRefused: the API server refused an object the controller
 	// wrote; the message is its answer.
 	ReasonRefused = "Refused"
@@ -57,6 +61,10 @@ type revisionPods struct {
 	number         int32
 	pods, ready    int32
 	reason, detail string // why it cannot be ready, if it cannot
+	// atZero: its Deployment wants no pods (the request autoscaler's
+	// doing); autoscaling is that autoscaler's last decision.
+	atZero      bool
+	autoscaling *mlv1.RevisionAutoscaling
 }
 
 // observation is what the pods show and where traffic goes.
@@ -72,6 +80,10 @@ type observation struct {
 	requeue time.Duration
 	// trafficErr is why spec.traffic cannot be followed.
 	trafficErr error
+	// desired is the pods the revisions kept want.
+	desired int32
+	// zeroRefused: minReplicas 0 without a gateway to hold requests.
+	zeroRefused bool
 }
 
 // keep are the revisions whose Deployments and Services stay: the latest
@@ -95,7 +107,7 @@ func (r *Reconciler) observe(ctx context.Context, ms *mlv1.ModelService, rev rev
 	}
 	// In name order, so the pod whose failure is reported stays the same.
 	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-	o := &observation{pods: pods.Items, revs: groupPods(pods.Items, ms.Spec.Predictor.Model != nil)}
+	o := &observation{pods: pods.Items, revs: groupPods(pods.Items, ms.Spec.Predictor.Model != nil), zeroRefused: r.bounds(ms).zeroRefused}
 	latest := o.revs[rev.name]
 	if latest == nil {
 		latest = &revisionPods{number: rev.number}
@@ -106,10 +118,12 @@ func (r *Reconciler) observe(ctx context.Context, ms *mlv1.ModelService, rev rev
 		latest.reason, latest.detail = deploymentFailure(dep)
 	}
 	o.latest = latest
-	wanted := ptr.Deref(dep.Spec.Replicas, minReplicas(ms))
+	o.scaled(deps, dep)
+	wanted := ptr.Deref(dep.Spec.Replicas, r.bounds(ms).initial)
 	// Ready once all its pods are; having served, it stays ready while any
-	// pod is (a scale-up or one restarting pod is not a failed revision).
-	o.latestReady = !rev.isNew && (latest.ready >= max(wanted, 1) || (ms.Status.LatestReadyRevision == rev.name && latest.ready > 0))
+	// pod is (a scale-up or one restarting pod is not a failed revision),
+	// and at zero, which the next request ends.
+	o.latestReady = !rev.isNew && (latest.ready >= max(wanted, 1) || (ms.Status.LatestReadyRevision == rev.name && (latest.ready > 0 || wanted == 0)))
 	if st := ms.Status.StableRevision; slices.ContainsFunc(deps, func(d appsv1.Deployment) bool { return d.Name == st }) {
 		o.stable = st
 	}
@@ -133,7 +147,40 @@ func (r *Reconciler) observe(ctx context.Context, ms *mlv1.ModelService, rev rev
 	if len(o.traffic) == 1 {
 		o.stable = o.traffic[0].revision
 	}
+	for _, name := range o.keep() {
+		for i := range deps {
+			if deps[i].Name == name && name != dep.Name {
+				o.desired += ptr.Deref(deps[i].Spec.Replicas, 0)
+			}
+		}
+	}
+	o.desired += ptr.Deref(dep.Spec.Replicas, 0)
 	return o, nil
+}
+
+// scaled notes the revisions at zero, and the request autoscaler's last
+// decision for each revision (latest is the Deployment just applied).
+func (o *observation) scaled(deps []appsv1.Deployment, latest *appsv1.Deployment) {
+	for i := range deps {
+		d := &deps[i]
+		if d.Name == latest.Name {
+			d = latest
+		}
+		rp := o.revs[d.Name]
+		zero := ptr.Deref(d.Spec.Replicas, 1) == 0
+		if rp == nil && !zero {
+			continue
+		}
+		if rp == nil {
+			rp = &revisionPods{name: d.Name, number: templateRevision(d)}
+			o.revs[d.Name] = rp
+		}
+		rp.atZero = zero
+		if _, ok := d.Annotations[AnnotationAutoscaling]; ok {
+			rp.autoscaling = revisionAutoscaling(d)
+			rp.autoscaling.ScaledToZero = rp.autoscaling.ScaledToZero && zero
+		}
+	}
 }
 
 // targets are the targets status.traffic recorded.
@@ -162,6 +209,10 @@ func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, re
 	for _, rp := range o.revs {
 		st.Replicas += rp.pods
 		st.ReadyReplicas += rp.ready
+	}
+	st.ReplicaSummary = fmt.Sprintf("%d/%d", st.ReadyReplicas, o.desired)
+	if o.desired == 0 && st.Replicas == 0 {
+		st.ReplicaSummary = "0 (scaled to zero)"
 	}
 	st.URL, st.Address = r.urls(ctx, ms, svc)
 	st.Model = r.modelStatus(ctx, ms, rev, o.latestReady, o.pods)
@@ -265,8 +316,10 @@ func deploymentFailure(dep *appsv1.Deployment) (string, string) {
 func revisionsAndTraffic(revs map[string]*revisionPods, rev revision, latestReady bool, ts []target) ([]mlv1.RevisionStatus, []mlv1.TrafficTarget, string) {
 	var list []mlv1.RevisionStatus
 	for name, rp := range revs {
-		rs := mlv1.RevisionStatus{Name: name, Number: rp.number, Replicas: rp.pods, ReadyReplicas: rp.ready, Ready: metav1.ConditionUnknown}
+		rs := mlv1.RevisionStatus{Name: name, Number: rp.number, Replicas: rp.pods, ReadyReplicas: rp.ready, Ready: metav1.ConditionUnknown, Autoscaling: rp.autoscaling}
 		switch {
+		case rp.atZero && rp.pods == 0 && (name != rev.name || latestReady):
+			rs.Ready, rs.Reason, rs.Message = metav1.ConditionTrue, ReasonScaledToZero, "no pods for want of requests: the gateway holds the next request and wakes it"
 		case name == rev.name && latestReady, name != rev.name && rp.ready > 0:
 			rs.Ready = metav1.ConditionTrue
 		case rp.reason != "":
@@ -347,6 +400,8 @@ func setConditions(ms *mlv1.ModelService, rev revision, o *observation) {
 	switch {
 	case o.trafficErr != nil:
 		set(mlv1.ConditionReady, metav1.ConditionFalse, ReasonRevisionNotFound, o.trafficErr.Error())
+	case o.zeroRefused:
+		set(mlv1.ConditionReady, metav1.ConditionFalse, ReasonScaleToZeroUnavailable, "minReplicas 0 needs skiff's gateway, which holds requests while a revision at zero wakes, and this controller has none (skiff operator --gateway-metrics-url names it): serving with at least 1 pod. Deploy skiff's gateway (deploy/gateway), or set minReplicas to 1")
 	case latestReady && len(ms.Spec.Traffic) > 0:
 		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonVariants, fmt.Sprintf("variants %s (pin one with the %s header or cookie)", ms.Status.TrafficSummary, VariantHeader))
 	case ro != nil && ro.Phase == mlv1.RolloutRolledBack:
@@ -357,6 +412,8 @@ func setConditions(ms *mlv1.ModelService, rev revision, o *observation) {
 		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonProgressing, fmt.Sprintf("canary %s: %s", rev.name, ro.Message))
 	case latestReady && ro != nil && ro.Phase == mlv1.RolloutSwitched:
 		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonSwitched, ro.Message)
+	case latestReady && onlyLatest && latest.atZero && latest.pods == 0:
+		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonScaledToZero, fmt.Sprintf("revision %s serves all traffic at %s; scaled to zero, the next request wakes it", rev.name, ms.Status.URL))
 	case latestReady && onlyLatest:
 		set(mlv1.ConditionReady, metav1.ConditionTrue, ReasonServing, fmt.Sprintf("revision %s serves all traffic at %s", rev.name, ms.Status.URL))
 	case latestReady && shadowing(ms):
