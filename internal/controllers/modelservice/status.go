@@ -123,7 +123,7 @@ func (r *Reconciler) observe(ctx context.Context, ms *mlv1.ModelService, rev rev
 	// Ready once all its pods are; having served, it stays ready while any
 	// pod is (a scale-up or one restarting pod is not a failed revision),
 	// and at zero, which the next request ends.
-	o.latestReady = !rev.isNew && (latest.ready >= max(wanted, 1) || (ms.Status.LatestReadyRevision == rev.name && (latest.ready > 0 || wanted == 0)))
+	o.latestReady = !rev.isNew && (latest.ready >= max(wanted, 1) || (ms.Status.LatestReadyRevision == rev.name && (latest.ready > 0 || wanted == 0 || latest.waking())))
 	if st := ms.Status.StableRevision; slices.ContainsFunc(deps, func(d appsv1.Deployment) bool { return d.Name == st }) {
 		o.stable = st
 	}
@@ -156,6 +156,12 @@ func (r *Reconciler) observe(ctx context.Context, ms *mlv1.ModelService, rev rev
 	}
 	o.desired += ptr.Deref(dep.Spec.Replicas, 0)
 	return o, nil
+}
+
+// waking says whether the revision is coming back from zero: woken by
+// the request autoscaler, and no pod has failed.
+func (rp *revisionPods) waking() bool {
+	return rp.autoscaling != nil && rp.autoscaling.LastWakeTime != nil && rp.reason == ""
 }
 
 // scaled notes the revisions at zero, and the request autoscaler's last
