@@ -19,7 +19,10 @@ import (
 	"github.com/skiff-dev/skiff/internal/gateway/dataplane"
 )
 
-func (w *msWrapper) minReplicas(n int32) *msWrapper { w.Spec.Predictor.MinReplicas = ptr.To(n); return w }
+func (w *msWrapper) minReplicas(n int32) *msWrapper {
+	w.Spec.Predictor.MinReplicas = ptr.To(n)
+	return w
+}
 func (w *msWrapper) maxReplicas(n int32) *msWrapper { w.Spec.Predictor.MaxReplicas = n; return w }
 func (w *msWrapper) metric(m mlv1.ScaleMetric, target int32) *msWrapper {
 	w.Spec.Predictor.ScaleMetric, w.Spec.Predictor.ScaleTarget = m, ptr.To(target)
