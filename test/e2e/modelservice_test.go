@@ -74,8 +74,13 @@ func inferREST(base, name string, rows [][]float64) ([]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", err, answer)
 	}
+	return parseV2([]byte(answer))
+}
+
+// parseV2 is the first output of an Open Inference Protocol answer.
+func parseV2(answer []byte) ([]float64, error) {
 	var got struct{ Outputs []struct{ Data []float64 } }
-	if err := json.Unmarshal([]byte(answer), &got); err != nil || len(got.Outputs) == 0 {
+	if err := json.Unmarshal(answer, &got); err != nil || len(got.Outputs) == 0 {
 		return nil, fmt.Errorf("answer %s: %v", answer, err)
 	}
 	return got.Outputs[0].Data, nil
