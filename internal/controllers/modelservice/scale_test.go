@@ -17,6 +17,7 @@ import (
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 	"github.com/skiff-dev/skiff/internal/gateway/dataplane"
+	"github.com/skiff-dev/skiff/internal/kpa"
 )
 
 func (w *msWrapper) minReplicas(n int32) *msWrapper {
@@ -194,5 +195,35 @@ func TestRequestScalerNeverStopsARevisionThatIsStarting(t *testing.T) {
 	s.tick(context.Background(), snapshot(62, "ns/other:80", dataplane.BackendStats{}))
 	if n := *h.deployment("zero-00001").Spec.Replicas; n != 0 {
 		t.Errorf("ready and idle for its grace period: %d pods, want 0", n)
+	}
+}
+
+func TestSample(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(10, 0)
+	old := dataplane.BackendStats{Requests: 100, ConcurrencySeconds: 20}
+	tests := []struct {
+		name   string
+		metric mlv1.ScaleMetric
+		cur    dataplane.BackendStats
+		want   kpa.Sample
+	}{
+		{name: "concurrency is concurrency-seconds a second", metric: mlv1.ScaleMetricConcurrency, cur: dataplane.BackendStats{Requests: 150, ConcurrencySeconds: 26, InFlight: 3},
+			want: kpa.Sample{Time: at, Value: 3, Active: true}},
+		{name: "rps is requests a second", metric: mlv1.ScaleMetricRPS, cur: dataplane.BackendStats{Requests: 150, ConcurrencySeconds: 26},
+			want: kpa.Sample{Time: at, Value: 25, Active: true}},
+		{name: "nothing new is idle", metric: mlv1.ScaleMetricRPS, cur: old, want: kpa.Sample{Time: at}},
+		{name: "a request held all along is active", metric: mlv1.ScaleMetricCPU, cur: dataplane.BackendStats{Requests: 100, ConcurrencySeconds: 22, InFlight: 1},
+			want: kpa.Sample{Time: at, Value: 1, Active: true}},
+		{name: "counts that went down are a restarted gateway's", metric: mlv1.ScaleMetricRPS, cur: dataplane.BackendStats{Requests: 10, ConcurrencySeconds: 1},
+			want: kpa.Sample{Time: at, Value: 5, Active: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := newMS("m").metric(tt.metric, 10).obj()
+			if diff := cmp.Diff(tt.want, sample(ms, tt.cur, old, 2*time.Second, at)); diff != "" {
+				t.Errorf("sample (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
