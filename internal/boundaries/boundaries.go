@@ -42,6 +42,7 @@ var Rules = []Rule{
 			Module + "/internal/model/...", Module + "/internal/modelrepo/...", Module + "/internal/modelserver/...",
 			Module + "/internal/gateway/dataplane/...", Module + "/internal/batch/...",
 			Module + "/internal/tune/suggest/...", Module + "/internal/tune/metrics/...", Module + "/internal/kpa/...",
+			Module + "/internal/artifact/...",
 		},
 		Forbid:     []string{"k8s.io/...", "sigs.k8s.io/..."},
 		Transitive: true,

@@ -18,7 +18,8 @@ var (
 
 func addKnownTypes(s *runtime.Scheme) error {
 	s.AddKnownTypes(GroupVersion, &ModelService{}, &ModelServiceList{},
-		&Experiment{}, &ExperimentList{}, &Trial{}, &TrialList{})
+		&Experiment{}, &ExperimentList{}, &Trial{}, &TrialList{},
+		&Model{}, &ModelList{}, &ModelVersion{}, &ModelVersionList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }
