@@ -65,6 +65,12 @@ With --leader-elect (the default), one of several replicas works at a time.`,
 	f.StringVar(&o.ModelService.ClusterDomain, "cluster-domain", o.ModelService.ClusterDomain, "the cluster's DNS domain, in status URLs")
 	f.StringVar(&opts.Operator.ModelService.GatewayMetricsURL, "gateway-metrics-url", "", "skiff's gateway's Prometheus endpoint (e.g. http://skiff-gateway.skiff-system:10252/metrics), which spec.rollout.analysis reads (default: none; an analysis then holds its step)")
 	f.StringVar(&opts.Gateway, "gateway", "", "a Gateway (namespace/name) of any Gateway API implementation: ModelServices' traffic is written as HTTPRoutes on it and status.url is on its address (default: none, URLs are the Services')")
+	f.StringVar(&o.Registry.Dir, "registry-dir", "", "folder where the model registry keeps its copies of model files (a PersistentVolumeClaim mounted into the operator)")
+	f.StringVar(&o.Registry.DirURI, "registry-dir-uri", "", "what serving pods mount --registry-dir as: pvc://<claim>[/<path>] (default: file://<registry-dir>, a path on the node)")
+	f.StringVar(&o.Registry.S3, "registry-s3", "", "keep the registry's copies in S3-compatible storage instead: s3://<bucket>[/<prefix>]")
+	f.StringVar(&o.Registry.S3Config.Endpoint, "registry-s3-endpoint", "", "host:port of the S3 API, for --registry-s3 and for s3:// sources; the keys come from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (a Secret in the operator's pod)")
+	f.BoolVar(&o.Registry.S3Config.Insecure, "registry-s3-insecure", false, "talk plain HTTP to the S3 endpoint")
+	f.StringVar(&o.Registry.S3Config.Region, "registry-s3-region", "", "the S3 region (default: the endpoint's)")
 	f.StringVar(&opts.LogFormat, "log-format", opts.LogFormat, "log format on stderr: text or json")
 	return cmd
 }
@@ -86,6 +92,8 @@ func operatorRun(opts *OperatorOptions) error {
 	if opts.Operator.ModelService.Gateway, err = gatewayRef(opts.Gateway); err != nil {
 		return err
 	}
+	s3 := &opts.Operator.Registry.S3Config
+	s3.AccessKey, s3.SecretKey = cmp.Or(s3.AccessKey, os.Getenv("AWS_ACCESS_KEY_ID")), cmp.Or(s3.SecretKey, os.Getenv("AWS_SECRET_ACCESS_KEY"))
 	return runAgainstCluster(opts.ctx, opts.g, opts.Kubeconfig, opts.LogFormat, func(ctx context.Context, cfg *rest.Config) error {
 		return operator.Run(ctx, cfg, opts.Operator, func() {
 			logr.FromContextOrDiscard(ctx).Info("ML controllers running", "version", instance.Version)

@@ -43,6 +43,7 @@ type Options struct {
 	MetricsAddress string
 	HealthAddress  string
 	ModelService   modelservice.Options
+	Registry       RegistryOptions
 }
 
 // Scheme knows the built-in kinds, CRDs, the ML kinds and the Gateway
@@ -94,6 +95,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, ready func()) error {
 		}
 	}
 	if err := setupExperiments(mgr, cfg); err != nil {
+		return err
+	}
+	if err := setupRegistry(mgr, o.Registry); err != nil {
 		return err
 	}
 	go func() {

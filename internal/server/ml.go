@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"strconv"
 
 	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
@@ -29,6 +30,8 @@ func (h *house) mlControllers() stage.Stage {
 			URLFromClusterIP: h.net != nil,
 			ClusterDomain:    h.o.ClusterDomain,
 		},
+		// Serving pods mount the registry's copies from the node.
+		Registry: operator.RegistryOptions{Dir: filepath.Join(h.layout.Root, "registry")},
 	}
 	if h.gatewayOn() {
 		o.ModelService.Gateway = &modelservice.GatewayRef{Namespace: defaultGatewayNamespace, Name: defaultGatewayName}

@@ -18,6 +18,7 @@ import (
 // +kubebuilder:printcolumn:name="Replicas",type=string,JSONPath=`.status.replicaSummary`,priority=0
 // +kubebuilder:printcolumn:name="Traffic",type=string,JSONPath=`.status.trafficSummary`
 // +kubebuilder:printcolumn:name="Rollout",type=string,JSONPath=`.status.rollout.phase`,priority=1
+// +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.status.modelVersion.version`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 53",message="metadata.name must start with a letter, hold only lowercase letters, digits and '-', and be at most 53 characters: it names the Service <name>-predictor"
@@ -282,9 +283,12 @@ type ModelSpec struct {
 	// folder holding one model.json. file:///<path> is a path on the node
 	// (only it is mounted, read-only: a path ending in .json is a file,
 	// any other a folder); pvc://<claim>/<path> is a path in a
-	// PersistentVolumeClaim of the namespace.
+	// PersistentVolumeClaim of the namespace. models:/<model>@<alias> and
+	// models:/<model>/<version> serve a version of the namespace's model
+	// registry (MLflow's URIs): moving the alias rolls the new version
+	// out, and the version's own format is served.
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:XValidation:rule="self.matches('^file:///+[^/]') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$')",message="storageUri must be file:///<absolute path on the node> or pvc://<claim name>/<path in the claim>"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^file:///+[^/]') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$') || self.matches('^models:/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(@[a-z0-9]([-a-z0-9]*[a-z0-9])?|/[1-9][0-9]*)$')",message="storageUri must be file:///<absolute path on the node>, pvc://<claim name>/<path in the claim>, models:/<model>@<alias> or models:/<model>/<version>"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)\\\\.\\\\.(/|$)')",message="storageUri must not contain '..'"
 	StorageURI string `json:"storageUri"`
 }
@@ -365,6 +369,28 @@ type ModelServiceStatus struct {
 	// Model is what the serving model takes and returns (native models).
 	// +optional
 	Model *ModelStatus `json:"model,omitempty"`
+
+	// ModelVersion is the registry version the latest revision serves,
+	// when storageUri is models:/.
+	// +optional
+	ModelVersion *ServedModelVersion `json:"modelVersion,omitempty"`
+}
+
+// ServedModelVersion is a version of the model registry a ModelService
+// serves.
+type ServedModelVersion struct {
+	// Model is the Model's name.
+	Model string `json:"model"`
+	// Version is the version number.
+	Version int64 `json:"version"`
+	// Alias is the alias storageUri names, if any.
+	// +optional
+	Alias string `json:"alias,omitempty"`
+	// Name is the ModelVersion object's.
+	Name string `json:"name"`
+	// Checksum is the served file's, "sha256:<hex>".
+	// +optional
+	Checksum string `json:"checksum,omitempty"`
 }
 
 // Addressable is an address.
@@ -394,6 +420,10 @@ type RevisionStatus struct {
 	// Autoscaling is what the request autoscaler last decided for it.
 	// +optional
 	Autoscaling *RevisionAutoscaling `json:"autoscaling,omitempty"`
+	// ModelVersion is the registry version the revision serves,
+	// <model>/<version>, when storageUri is models:/.
+	// +optional
+	ModelVersion string `json:"modelVersion,omitempty"`
 }
 
 // RevisionAutoscaling is the request autoscaler's last decision for a

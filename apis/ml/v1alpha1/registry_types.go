@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"strconv"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -241,4 +243,20 @@ type ModelVersionStatus struct {
 	// Size is the file's size in bytes.
 	// +optional
 	Size int64 `json:"size,omitempty"`
+}
+
+// Labels the registry puts on each ModelVersion, so that
+// `kubectl get mv -l ml.skiff.dev/model=housing` lists a model's versions.
+const (
+	LabelModel        = "ml.skiff.dev/model"
+	LabelModelVersion = "ml.skiff.dev/version"
+)
+
+// Number is the version number the registry gave v, 0 when none yet.
+func (v *ModelVersion) Number() int64 {
+	n, err := strconv.ParseInt(v.Labels[LabelModelVersion], 10, 64)
+	if err != nil || n < 1 {
+		return 0
+	}
+	return n
 }

@@ -82,6 +82,7 @@ func (r *Reconciler) now() time.Time {
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gateways,verbs=get;list;watch
+// +kubebuilder:rbac:groups=ml.skiff.dev,resources=models;modelversions,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // SetupWithManager registers the controller: it wakes on its ModelServices
@@ -94,7 +95,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner))
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podOwner)).
+		// models:/ URIs follow the registry: an alias moved, a version ready.
+		Watches(&mlv1.Model{}, handler.EnqueueRequestsFromMapFunc(r.modelServicesOfModel)).
+		Watches(&mlv1.ModelVersion{}, handler.EnqueueRequestsFromMapFunc(r.modelServicesOfModel))
 	if r.Options.Gateway != nil {
 		// The URL follows the Gateway's address.
 		b = b.Owns(&gwv1.HTTPRoute{}).Watches(&gwv1.Gateway{}, handler.EnqueueRequestsFromMapFunc(r.allModelServices))
@@ -150,44 +154,59 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !ms.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // owner references take the rest away
 	}
-	deps, err := r.revisionDeployments(ctx, &ms)
+	served, version, err := r.resolveModel(ctx, &ms)
+	if errors.Is(err, errUnresolved) {
+		return r.unresolved(ctx, &ms, err)
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	rev := r.revision(&ms, deps)
-	dep, err := r.applyDeployment(ctx, &ms, rev, fullSize(&ms, deps))
+	return r.reconcileServed(ctx, served, version)
+}
+
+// reconcileServed reconciles ms as it is served (a registry version
+// resolved to its file).
+func (r *Reconciler) reconcileServed(ctx context.Context, ms *mlv1.ModelService, version *mlv1.ServedModelVersion) (ctrl.Result, error) {
+	req := client.ObjectKeyFromObject(ms)
+	deps, err := r.revisionDeployments(ctx, ms)
 	if err != nil {
-		return r.failed(ctx, &ms, fmt.Errorf("deployment of modelservice %s: %w", req, err))
+		return ctrl.Result{}, err
 	}
-	obs, err := r.observe(ctx, &ms, rev, dep, deps)
+	rev := r.revision(ms, deps)
+	rev.served = version
+	dep, err := r.applyDeployment(ctx, ms, rev, fullSize(ms, deps))
+	if err != nil {
+		return r.failed(ctx, ms, fmt.Errorf("deployment of modelservice %s: %w", req, err))
+	}
+	obs, err := r.observe(ctx, ms, rev, dep, deps)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	for _, name := range obs.keep() {
-		if _, err := r.applyService(ctx, &ms, name, name); err != nil {
-			return r.failed(ctx, &ms, fmt.Errorf("service of revision %s: %w", name, err))
+		if _, err := r.applyService(ctx, ms, name, name); err != nil {
+			return r.failed(ctx, ms, fmt.Errorf("service of revision %s: %w", name, err))
 		}
 	}
-	svc, err := r.applyService(ctx, &ms, predictorName(&ms), cmp.Or(primary(obs.traffic), rev.name))
+	svc, err := r.applyService(ctx, ms, predictorName(ms), cmp.Or(primary(obs.traffic), rev.name))
 	if err != nil {
-		return r.failed(ctx, &ms, fmt.Errorf("service of modelservice %s: %w", req, err))
+		return r.failed(ctx, ms, fmt.Errorf("service of modelservice %s: %w", req, err))
 	}
 	if r.Options.Gateway != nil {
-		if err := r.applyRoute(ctx, &ms, obs.traffic); err != nil {
-			return r.failed(ctx, &ms, fmt.Errorf("route of modelservice %s: %w", req, err))
+		if err := r.applyRoute(ctx, ms, obs.traffic); err != nil {
+			return r.failed(ctx, ms, fmt.Errorf("route of modelservice %s: %w", req, err))
 		}
 	}
-	if err := r.applyAutoscaler(ctx, &ms, dep); err != nil {
-		return r.failed(ctx, &ms, fmt.Errorf("autoscaler of modelservice %s: %w", req, err))
+	if err := r.applyAutoscaler(ctx, ms, dep); err != nil {
+		return r.failed(ctx, ms, fmt.Errorf("autoscaler of modelservice %s: %w", req, err))
 	}
-	if err := r.blueGreenSize(ctx, &ms, obs.rollout, deps, dep, obs.stable); err != nil {
+	if err := r.blueGreenSize(ctx, ms, obs.rollout, deps, dep, obs.stable); err != nil {
 		return ctrl.Result{}, err
 	}
 	// Only now that no route sends requests to them.
-	if err := r.prune(ctx, &ms, deps, obs.keep()); err != nil {
+	if err := r.prune(ctx, ms, deps, obs.keep()); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.updateStatus(ctx, &ms, rev, obs, svc)
+	return r.updateStatus(ctx, ms, rev, obs, svc)
 }
 
 // prune deletes the Deployments and Services of revisions that are
@@ -231,6 +250,11 @@ func (r *Reconciler) failed(ctx context.Context, ms *mlv1.ModelService, err erro
 	default:
 		return ctrl.Result{}, err
 	}
+	return r.failedWith(ctx, ms, reason, err)
+}
+
+// failedWith sets Ready False for reason, and looks again later.
+func (r *Reconciler) failedWith(ctx context.Context, ms *mlv1.ModelService, reason string, err error) (ctrl.Result, error) {
 	old := meta.FindStatusCondition(ms.Status.Conditions, mlv1.ConditionReady)
 	if old == nil || old.Reason != reason || old.Message != err.Error() {
 		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", err.Error())

@@ -69,6 +69,13 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 	} else {
 		pod.Containers = customContainers(ms.Spec.Predictor.Containers)
 	}
+	annotations := map[string]string{
+		AnnotationPredictorHash:  rev.hash,
+		AnnotationRevisionNumber: strconv.Itoa(int(rev.number)),
+	}
+	if v := rev.served; v != nil {
+		annotations[AnnotationModelVersion] = servedName(v)
+	}
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ms.Namespace, Name: rev.name, Labels: podLabels},
 		Spec: appsv1.DeploymentSpec{
@@ -84,13 +91,7 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 			RevisionHistoryLimit:    ptr.To[int32](3),
 			ProgressDeadlineSeconds: ptr.To[int32](600),
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{
-					Labels: podLabels,
-					Annotations: map[string]string{
-						AnnotationPredictorHash:  rev.hash,
-						AnnotationRevisionNumber: strconv.Itoa(int(rev.number)),
-					},
-				},
+				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
 				Spec: pod,
 			},
 		},

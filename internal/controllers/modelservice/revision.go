@@ -23,6 +23,8 @@ type revision struct {
 	name   string
 	hash   string
 	isNew  bool // no Deployment yet
+	// served is the registry version it serves (models:/ URIs).
+	served *mlv1.ServedModelVersion
 }
 
 func newRevision(ms *mlv1.ModelService, number int32, hash string, isNew bool) revision {

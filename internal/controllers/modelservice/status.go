@@ -65,6 +65,8 @@ type revisionPods struct {
 	// doing); autoscaling is that autoscaler's last decision.
 	atZero      bool
 	autoscaling *mlv1.RevisionAutoscaling
+	// modelVersion is the registry version it serves, <model>/<version>.
+	modelVersion string
 }
 
 // observation is what the pods show and where traffic goes.
@@ -111,6 +113,9 @@ func (r *Reconciler) observe(ctx context.Context, ms *mlv1.ModelService, rev rev
 	latest := o.revs[rev.name]
 	if latest == nil {
 		latest = &revisionPods{number: rev.number}
+		if v := rev.served; v != nil {
+			latest.modelVersion = servedName(v)
+		}
 		o.revs[rev.name] = latest
 	}
 	latest.name = rev.name
@@ -178,7 +183,7 @@ func (o *observation) scaled(deps []appsv1.Deployment, latest *appsv1.Deployment
 			continue
 		}
 		if rp == nil {
-			rp = &revisionPods{name: d.Name, number: templateRevision(d)}
+			rp = &revisionPods{name: d.Name, number: templateRevision(d), modelVersion: d.Spec.Template.Annotations[AnnotationModelVersion]}
 			o.revs[d.Name] = rp
 		}
 		rp.atZero = zero
@@ -222,6 +227,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, ms *mlv1.ModelService, re
 	}
 	st.URL, st.Address = r.urls(ctx, ms, svc)
 	st.Model = r.modelStatus(ctx, ms, rev, o.latestReady, o.pods)
+	st.ModelVersion = rev.served
 	setConditions(ms, rev, o)
 	r.recordTransitions(ms, old, rev, o.latest)
 	done := ctrl.Result{RequeueAfter: o.requeue}
@@ -248,7 +254,7 @@ func groupPods(pods []corev1.Pod, native bool) map[string]*revisionPods {
 		rp := out[name]
 		if rp == nil {
 			n, _ := strconv.ParseInt(p.Annotations[AnnotationRevisionNumber], 10, 32)
-			rp = &revisionPods{number: int32(n)}
+			rp = &revisionPods{number: int32(n), modelVersion: p.Annotations[AnnotationModelVersion]}
 			out[name] = rp
 		}
 		rp.pods++
@@ -322,7 +328,7 @@ func deploymentFailure(dep *appsv1.Deployment) (string, string) {
 func revisionsAndTraffic(revs map[string]*revisionPods, rev revision, latestReady bool, ts []target) ([]mlv1.RevisionStatus, []mlv1.TrafficTarget, string) {
 	var list []mlv1.RevisionStatus
 	for name, rp := range revs {
-		rs := mlv1.RevisionStatus{Name: name, Number: rp.number, Replicas: rp.pods, ReadyReplicas: rp.ready, Ready: metav1.ConditionUnknown, Autoscaling: rp.autoscaling}
+		rs := mlv1.RevisionStatus{Name: name, Number: rp.number, Replicas: rp.pods, ReadyReplicas: rp.ready, Ready: metav1.ConditionUnknown, Autoscaling: rp.autoscaling, ModelVersion: rp.modelVersion}
 		switch {
 		case rp.atZero && rp.pods == 0 && (name != rev.name || latestReady):
 			rs.Ready, rs.Reason, rs.Message = metav1.ConditionTrue, ReasonScaledToZero, "no pods for want of requests: the gateway holds the next request and wakes it"

@@ -8,19 +8,16 @@
 package registry
 
 import (
-	"strconv"
-
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 	"github.com/skiff-dev/skiff/internal/artifact"
 )
 
-// Labels the Model controller puts on each ModelVersion, so that
-// `kubectl get mv -l ml.skiff.dev/model=housing` lists a model's versions.
+// Labels the Model controller puts on each ModelVersion.
 const (
-	LabelModel   = "ml.skiff.dev/model"
-	LabelVersion = "ml.skiff.dev/version"
+	LabelModel   = mlv1.LabelModel
+	LabelVersion = mlv1.LabelModelVersion
 )
 
 // Condition reasons.
@@ -57,15 +54,9 @@ func (o Options) maxModelBytes() int64 {
 }
 
 // VersionNumber is the number the Model controller gave v, 0 when none yet.
-func VersionNumber(v *mlv1.ModelVersion) int64 {
-	n, err := strconv.ParseInt(v.Labels[LabelVersion], 10, 64)
-	if err != nil || n < 1 {
-		return 0
-	}
-	return n
-}
+func VersionNumber(v *mlv1.ModelVersion) int64 { return v.Number() }
 
-// versionsOf maps a ModelVersion to its Model.
+// versionModel maps a ModelVersion to its Model.
 func versionModel(o client.Object) (client.ObjectKey, bool) {
 	v, ok := o.(*mlv1.ModelVersion)
 	if !ok || v.Spec.Model == "" {
