@@ -92,7 +92,7 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 			ProgressDeadlineSeconds: ptr.To[int32](600),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels, Annotations: annotations},
-				Spec: pod,
+				Spec:       pod,
 			},
 		},
 	}
