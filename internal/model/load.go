@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 )
@@ -34,4 +35,24 @@ func Load(format, path string) (Model, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// Detect says which format a model file is in: XGBoost's JSON (a
+// "learner") or skiff's scikit-learn export.
+func Detect(data []byte) (string, error) {
+	var head struct {
+		Learner json.RawMessage `json:"learner"`
+		Format  string          `json:"format"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return "", fmt.Errorf("not a JSON model file (%v): XGBoost's save_model JSON or skiff's scikit-learn export (skiff export-sklearn) is", err)
+	}
+	switch {
+	case head.Learner != nil:
+		return FormatXGBoost, nil
+	case head.Format == "skiff-sklearn":
+		return FormatSklearn, nil
+	default:
+		return "", fmt.Errorf("neither an XGBoost model (no \"learner\") nor skiff's scikit-learn export (no \"format\": \"skiff-sklearn\")")
+	}
 }

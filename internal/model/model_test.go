@@ -157,3 +157,21 @@ func TestXGBoostCategoricalAndDartLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestDetect(t *testing.T) {
+	for _, tc := range []struct {
+		name, data, want, err string
+	}{
+		{name: "xgboost", data: `{"learner": {}, "version": [2, 0, 3]}`, want: FormatXGBoost},
+		{name: "sklearn", data: `{"format": "skiff-sklearn", "format_version": 1}`, want: FormatSklearn},
+		{name: "onnx-ish", data: `{"format": "onnx"}`, err: "neither an XGBoost model"},
+		{name: "pickle", data: "\x80\x04\x95", err: "not a JSON model file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Detect([]byte(tc.data))
+			if got != tc.want || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+				t.Errorf("Detect = %q, %v; want %q, %q", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}

@@ -80,6 +80,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, ready func()) error {
 		if err := InstallCRDs(ctx, c); err != nil {
 			return err
 		}
+		if err := InstallAdmissionPolicies(ctx, c); err != nil {
+			return err
+		}
 	}
 	mgr, err := newManager(ctx, cfg, scheme, o)
 	if err != nil {

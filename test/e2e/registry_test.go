@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestModelRegistry registers two versions of a model and a broken one,
+// serves models:/housing@champion, releases version 2 by moving the alias
+// and rolls back by moving it back; a move to the broken version is
+// refused, RBAC tells who may register from who may release, and the
+// history names who moved what.
+func TestModelRegistry(t *testing.T) {
+	models := t.TempDir()
+	want := trainModels(t, models)
+	if err := os.WriteFile(filepath.Join(models, "broken.json"), []byte(`{"learner": {`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false")
+	swap := []string{"/tmp/skiff-examples/models", models}
+
+	in.mustKubectl("apply", "-f", exampleFile(t, "006-model-registry/roles.yaml"))
+	t.Run("a data scientist registers versions, numbered in order", func(t *testing.T) {
+		in.mustKubectl("apply", "-f", exampleFile(t, "006-model-registry/model.yaml", swap...))
+		for name, n := range map[string]string{"housing-a": "1", "housing-b": "2"} {
+			in.mustKubectl("wait", "mv/"+name, "--for=condition=Ready", "--timeout=1m")
+			if got := in.jsonpath("get", "mv", name, "-o", "jsonpath={.status.version}"); got != n {
+				t.Errorf("%s is version %s, want %s", name, got, n)
+			}
+		}
+		uri := in.jsonpath("get", "mv", "housing-a", "-o", "jsonpath={.status.artifactUri}")
+		if !strings.HasPrefix(uri, "file://"+in.dataDir+"/registry/sha256/") {
+			t.Errorf("artifactUri %q is not in the registry of the data dir", uri)
+		}
+		if got := in.jsonpath("get", "mv", "housing-a", "-o", "jsonpath={.spec.signature.inputs[0].datatype}"); got != "FP64" {
+			t.Errorf("signature not filled in: input datatype %q", got)
+		}
+		// A file that does not load: Ready False, with the loader's words.
+		in.mustKubectl("--as=alice", "apply", "-f", writeManifest(t, registryVersion("housing-broken", "file://"+models+"/broken.json")))
+		in.waitJSONPath(t, time.Minute, "False LoadFailed", "get", "mv", "housing-broken", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}`)
+		table := in.mustKubectl("get", "mv", "-l", "ml.skiff.dev/model=housing")
+		for _, col := range []string{"VERSION", "READY", "housing-broken", "LoadFailed"} {
+			if !strings.Contains(table, col) {
+				t.Errorf("kubectl get mv lacks %s:\n%s", col, table)
+			}
+		}
+		if out, err := in.kubectl("--as=alice", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":1}}}`); err == nil {
+			t.Errorf("a data scientist moved an alias:\n%s", out)
+		}
+	})
+
+	t.Run("the ModelService serves the champion and follows its moves", func(t *testing.T) {
+		in.mustKubectl("--as=bob", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":1}}}`)
+		in.mustKubectl("apply", "-f", exampleFile(t, "006-model-registry/modelservice.yaml"))
+		base := in.msURL(t, "housing")
+		expectPredictions(t, base, want.Rows, want.XGBv1)
+		in.waitJSONPath(t, 30*time.Second, "housing/1 1", "get", "ms", "housing", "-o", "jsonpath={.status.modelVersion.model}/{.status.modelVersion.version} {.status.revisions[0].modelVersion}")
+
+		in.mustKubectl("--as=bob", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":2}}}`)
+		in.waitJSONPath(t, 2*time.Minute, "housing-00002=100%", "get", "ms", "housing", "-o", "jsonpath={.status.trafficSummary}")
+		expectPredictions(t, in.msURL(t, "housing"), want.Rows, want.XGBv2)
+
+		// The broken version: refused at admission, with the reason.
+		out, err := in.kubectl("--as=bob", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":3}}}`)
+		if err == nil || !strings.Contains(out, "cannot point at version 3 (housing-broken): it is not Ready (LoadFailed") {
+			t.Errorf("moving champion to the broken version: %v\n%s", err, out)
+		}
+
+		// Roll back: the alias goes back, and so does what is served.
+		in.mustKubectl("--as=bob", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":1}}}`)
+		in.waitJSONPath(t, 2*time.Minute, "housing-00003=100%", "get", "ms", "housing", "-o", "jsonpath={.status.trafficSummary}")
+		expectPredictions(t, in.msURL(t, "housing"), want.Rows, want.XGBv1)
+	})
+
+	t.Run("the history names each move and who made it", func(t *testing.T) {
+		in.waitJSONPath(t, 30*time.Second, "champion:0->1:bob champion:1->2:bob champion:2->1:bob", "get", "model", "housing", "-o",
+			`jsonpath={range .status.aliasHistory[*]}{.alias}:{.from}->{.to}:{.user} {end}`)
+		table := in.mustKubectl("get", "models")
+		for _, col := range []string{"LATEST", "VERSIONS", "ALIASES", "champion=1", "True"} {
+			if !strings.Contains(table, col) {
+				t.Errorf("kubectl get models lacks %s:\n%s", col, table)
+			}
+		}
+	})
+}
+
+func registryVersion(name, uri string) string {
+	return fmt.Sprintf(`apiVersion: ml.skiff.dev/v1alpha1
+kind: ModelVersion
+metadata: {name: %s}
+spec:
+  model: housing
+  modelFormat: {name: xgboost}
+  source: {storageUri: "%s"}
+`, name, uri)
+}
+
+func writeManifest(t *testing.T, manifest string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "manifest.yaml")
+	if err := os.WriteFile(path, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func expectPredictions(t *testing.T, base string, rows [][]float64, want []float64) {
+	t.Helper()
+	got, err := inferREST(base, "housing", rows)
+	if err == nil {
+		err = sameNumbers(got, want)
+	}
+	if err != nil {
+		t.Errorf("predictions at %s: %v", base, err)
+	}
+}
