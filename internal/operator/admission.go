@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
 	"github.com/skiff-dev/skiff/config/admission"
 )
 
@@ -60,4 +65,24 @@ func InstallAdmissionPolicies(ctx context.Context, c client.Client) error {
 		}
 	}
 	return nil
+}
+
+// awaitAdmissionPolicies waits until the API server applies the policies
+// to Models: it learns a new CRD's schema some seconds after the CRD is
+// served, and refuses the kind's policies until then (ServiceUnavailable).
+// A dry-run create is the probe; it stores nothing.
+func awaitAdmissionPolicies(ctx context.Context, c client.Client) error {
+	probe := &mlv1.Model{ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, Name: "skiff-admission-probe"},
+		Spec: mlv1.RegisteredModelSpec{Aliases: map[string]int64{"probe": 1}}}
+	return wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		err := c.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+		switch {
+		case err == nil, apierrors.IsAlreadyExists(err):
+			return true, nil
+		case apierrors.IsServiceUnavailable(err), apierrors.IsNotFound(err):
+			return false, nil
+		default:
+			return false, fmt.Errorf("probing the admission policies of models: %w", err)
+		}
+	})
 }

@@ -72,6 +72,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, ready func()) error {
 	if err != nil {
 		return err
 	}
+	policiesApplied := func(context.Context) error { return nil }
 	if o.InstallCRDs {
 		c, err := client.New(cfg, client.Options{Scheme: scheme})
 		if err != nil {
@@ -83,6 +84,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, ready func()) error {
 		if err := InstallAdmissionPolicies(ctx, c); err != nil {
 			return err
 		}
+		policiesApplied = func(ctx context.Context) error { return awaitAdmissionPolicies(ctx, c) }
 	}
 	mgr, err := newManager(ctx, cfg, scheme, o)
 	if err != nil {
@@ -104,6 +106,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, ready func()) error {
 		return err
 	}
 	go func() {
+		// Ready once the controllers watch and the API server enforces the
+		// policies, so that the first alias move has its user recorded.
+		if err := policiesApplied(ctx); err != nil {
+			logr.FromContextOrDiscard(ctx).Error(err, "the registry's admission policies are not in force yet")
+		}
 		if mgr.GetCache().WaitForCacheSync(ctx) {
 			ready()
 		}

@@ -77,7 +77,7 @@ func setupRegistry(mgr ctrl.Manager, o RegistryOptions) error {
 	if err != nil {
 		return err
 	}
-	models := &registry.ModelReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("model-controller")}
+	models := &registry.ModelReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("model-controller")}
 	if err := models.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("model controller: %w", err)
 	}

@@ -25,7 +25,7 @@ func TestModelRegistry(t *testing.T) {
 	swap := []string{"/tmp/skiff-examples/models", models}
 
 	in.mustKubectl("apply", "-f", exampleFile(t, "006-model-registry/roles.yaml"))
-	t.Run("a data scientist registers versions, numbered in order", func(t *testing.T) {
+	t.Run("a data scientist registers versions numbered in order", func(t *testing.T) {
 		in.mustKubectl("apply", "-f", exampleFile(t, "006-model-registry/model.yaml", swap...))
 		for name, n := range map[string]string{"housing-a": "1", "housing-b": "2"} {
 			in.mustKubectl("wait", "mv/"+name, "--for=condition=Ready", "--timeout=1m")
@@ -59,7 +59,7 @@ func TestModelRegistry(t *testing.T) {
 		in.mustKubectl("apply", "-f", exampleFile(t, "006-model-registry/modelservice.yaml"))
 		base := in.msURL(t, "housing")
 		expectPredictions(t, base, want.Rows, want.XGBv1)
-		in.waitJSONPath(t, 30*time.Second, "housing/1 1", "get", "ms", "housing", "-o", "jsonpath={.status.modelVersion.model}/{.status.modelVersion.version} {.status.revisions[0].modelVersion}")
+		in.waitJSONPath(t, 30*time.Second, "housing/1 housing/1", "get", "ms", "housing", "-o", "jsonpath={.status.modelVersion.model}/{.status.modelVersion.version} {.status.revisions[0].modelVersion}")
 
 		in.mustKubectl("--as=bob", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":2}}}`)
 		in.waitJSONPath(t, 2*time.Minute, "housing-00002=100%", "get", "ms", "housing", "-o", "jsonpath={.status.trafficSummary}")
@@ -78,7 +78,7 @@ func TestModelRegistry(t *testing.T) {
 	})
 
 	t.Run("the history names each move and who made it", func(t *testing.T) {
-		in.waitJSONPath(t, 30*time.Second, "champion:0->1:bob champion:1->2:bob champion:2->1:bob", "get", "model", "housing", "-o",
+		in.waitJSONPath(t, 30*time.Second, "champion:->1:bob champion:1->2:bob champion:2->1:bob", "get", "model", "housing", "-o",
 			`jsonpath={range .status.aliasHistory[*]}{.alias}:{.from}->{.to}:{.user} {end}`)
 		table := in.mustKubectl("get", "models")
 		for _, col := range []string{"LATEST", "VERSIONS", "ALIASES", "champion=1", "True"} {

@@ -288,6 +288,7 @@ type ModelSpec struct {
 	// registry (MLflow's URIs): moving the alias rolls the new version
 	// out, and the version's own format is served.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.matches('^file:///+[^/]') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$') || self.matches('^models:/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(@[a-z0-9]([-a-z0-9]*[a-z0-9])?|/[1-9][0-9]*)$')",message="storageUri must be file:///<absolute path on the node>, pvc://<claim name>/<path in the claim>, models:/<model>@<alias> or models:/<model>/<version>"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)\\\\.\\\\.(/|$)')",message="storageUri must not contain '..'"
 	StorageURI string `json:"storageUri"`

@@ -183,6 +183,7 @@ type ModelVersionSource struct {
 	// mounted into the operator), or s3://<bucket>/<key> (read with the
 	// registry's S3 credentials).
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.matches('^file:///+[^/]') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+$')",message="source.storageUri must be file:///<absolute path> or s3://<bucket>/<key>"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)\\\\.\\\\.(/|$)')",message="source.storageUri must not contain '..'"
 	StorageURI string `json:"storageUri"`

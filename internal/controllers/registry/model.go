@@ -34,7 +34,11 @@ const maxAliasHistory = 100
 // aliases. It is the only writer of version numbers, and works one Model at
 // a time, so numbers are given in order and once.
 type ModelReconciler struct {
-	Client   client.Client
+	Client client.Client
+	// Reader reads without the cache (the manager's API reader): numbers
+	// are given from what the API holds now, not what the cache saw last.
+	// Nil reads through Client.
+	Reader   client.Reader
 	Recorder recorder.EventRecorder
 	// Clock stamps alias moves (time.Now when nil).
 	Clock func() time.Time
@@ -71,7 +75,7 @@ func (r *ModelReconciler) now() time.Time {
 // Reconcile numbers the Model's new versions and writes its status.
 func (r *ModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var m mlv1.Model
-	if err := r.Client.Get(ctx, req.NamespacedName, &m); err != nil {
+	if err := r.reader().Get(ctx, req.NamespacedName, &m); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !m.DeletionTimestamp.IsZero() {
@@ -87,10 +91,17 @@ func (r *ModelReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	return ctrl.Result{}, r.writeStatus(ctx, &m, versions)
 }
 
+func (r *ModelReconciler) reader() client.Reader {
+	if r.Reader != nil {
+		return r.Reader
+	}
+	return r.Client
+}
+
 // versions are the Model's ModelVersions, oldest first.
 func (r *ModelReconciler) versions(ctx context.Context, m *mlv1.Model) ([]*mlv1.ModelVersion, error) {
 	var list mlv1.ModelVersionList
-	if err := r.Client.List(ctx, &list, client.InNamespace(m.Namespace)); err != nil {
+	if err := r.reader().List(ctx, &list, client.InNamespace(m.Namespace)); err != nil {
 		return nil, fmt.Errorf("listing versions of model %s: %w", m.Name, err)
 	}
 	var out []*mlv1.ModelVersion
@@ -129,6 +140,9 @@ func (r *ModelReconciler) number(ctx context.Context, m *mlv1.Model, versions []
 	}
 	for i, v := range unnumbered {
 		n := last + 1 + int64(i)
+		// A merge patch, not an update: the version's status is being
+		// written meanwhile, and a conflict would waste the number.
+		patch := client.MergeFrom(v.DeepCopy())
 		if v.Labels == nil {
 			v.Labels = map[string]string{}
 		}
@@ -137,7 +151,7 @@ func (r *ModelReconciler) number(ctx context.Context, m *mlv1.Model, versions []
 		if err := controllerutil.SetOwnerReference(m, v, r.Client.Scheme()); err != nil {
 			return err
 		}
-		if err := r.Client.Update(ctx, v); err != nil {
+		if err := r.Client.Patch(ctx, v, patch); err != nil {
 			return fmt.Errorf("model %s: numbering version %s: %w", m.Name, v.Name, err)
 		}
 		r.Recorder.Eventf(m, v, corev1.EventTypeNormal, "VersionNumbered", "Number", "%s is version %d", v.Name, n)
