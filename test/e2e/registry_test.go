@@ -80,11 +80,40 @@ func TestModelRegistry(t *testing.T) {
 	t.Run("the history names each move and who made it", func(t *testing.T) {
 		in.waitJSONPath(t, 30*time.Second, "champion:->1:bob champion:1->2:bob champion:2->1:bob", "get", "model", "housing", "-o",
 			`jsonpath={range .status.aliasHistory[*]}{.alias}:{.from}->{.to}:{.user} {end}`)
+		history, err := in.skiff("models", "history", "housing", "--kubeconfig", in.kubeconfig())
+		for _, line := range []string{"Registered", "housing-a from file://" + models + "/xgb-v1", "champion 1 -> 2 by bob", "champion 2 -> 1 by bob", "not Ready: LoadFailed", "SERVED BY", "models:/housing@champion"} {
+			if err != nil || !strings.Contains(history, line) {
+				t.Errorf("skiff models history lacks %q (%v):\n%s", line, err, history)
+			}
+		}
 		table := in.mustKubectl("get", "models")
 		for _, col := range []string{"LATEST", "VERSIONS", "ALIASES", "champion=1", "True"} {
 			if !strings.Contains(table, col) {
 				t.Errorf("kubectl get models lacks %s:\n%s", col, table)
 			}
+		}
+	})
+
+	t.Run("skiff models push exports and registers a pickle and sets its alias", func(t *testing.T) {
+		out, err := in.skiff("models", "push", filepath.Join(models, "forest.pkl"), "--name", "forest", "--alias", "champion", "--python", "/usr/bin/python3", "--kubeconfig", in.kubeconfig())
+		if err != nil || !strings.Contains(out, "version 1 of model forest") || !strings.Contains(out, "alias champion -> version 1") {
+			t.Fatalf("skiff models push: %v\n%s", err, out)
+		}
+		if got := in.jsonpath("get", "mv", "-l", "ml.skiff.dev/model=forest", "-o", "jsonpath={.items[0].spec.modelFormat.name} {.items[0].status.version}"); got != "sklearn 1" {
+			t.Errorf("the pushed version: %q", got)
+		}
+		versions, err := in.skiff("models", "versions", "forest", "--kubeconfig", in.kubeconfig())
+		if err != nil || !strings.Contains(versions, "champion") || !strings.Contains(versions, "sklearn") {
+			t.Errorf("skiff models versions forest: %v\n%s", err, versions)
+		}
+		// A broken file: the push fails with the loader's reason.
+		out, err = in.skiff("models", "push", filepath.Join(models, "broken.json"), "--name", "forest", "--format", "xgboost", "--kubeconfig", in.kubeconfig())
+		if err == nil || !strings.Contains(out, "LoadFailed") {
+			t.Errorf("pushing a broken file: %v\n%s", err, out)
+		}
+		list, err := in.skiff("models", "list", "-o", "json", "--kubeconfig", in.kubeconfig())
+		if err != nil || !strings.Contains(list, `"aliasSummary": "champion=1"`) {
+			t.Errorf("skiff models list -o json: %v\n%s", err, list)
 		}
 	})
 }
