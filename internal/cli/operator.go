@@ -69,6 +69,7 @@ With --leader-elect (the default), one of several replicas works at a time.`,
 	f.StringVar(&o.Registry.DirURI, "registry-dir-uri", "", "what serving pods mount --registry-dir as: pvc://<claim>[/<path>] (default: file://<registry-dir>, a path on the node)")
 	f.StringVar(&o.Registry.S3, "registry-s3", "", "keep the registry's copies in S3-compatible storage instead: s3://<bucket>[/<prefix>]")
 	f.StringVar(&o.Registry.S3Config.Endpoint, "registry-s3-endpoint", "", "host:port of the S3 API, for --registry-s3 and for s3:// sources; the keys come from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY (a Secret in the operator's pod)")
+	f.StringVar(&o.Registry.ClaimsDir, "registry-claims-dir", "", "folder where claims are mounted as <namespace>/<claim>, for pvc:// sources (an Experiment's trial outputs) on volumes that are not folders on the operator's host")
 	f.BoolVar(&o.Registry.S3Config.Insecure, "registry-s3-insecure", false, "talk plain HTTP to the S3 endpoint")
 	f.StringVar(&o.Registry.S3Config.Region, "registry-s3-region", "", "the S3 region (default: the endpoint's)")
 	f.StringVar(&opts.LogFormat, "log-format", opts.LogFormat, "log format on stderr: text or json")

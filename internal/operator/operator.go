@@ -125,6 +125,11 @@ func newManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, o
 	if err != nil {
 		return nil, err
 	}
+	// Only the claims Experiments make for their trials' outputs.
+	outputs, err := labels.NewRequirement(experiment.LabelExperiment, selection.Exists, nil)
+	if err != nil {
+		return nil, err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		LeaderElection:          o.LeaderElection,
@@ -133,7 +138,8 @@ func newManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, o
 		Metrics:                 metricsserver.Options{BindAddress: orOff(o.MetricsAddress)},
 		HealthProbeBindAddress:  orOff(o.HealthAddress),
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: labels.NewSelector().Add(*predictors)},
+			&corev1.Pod{}:                   {Label: labels.NewSelector().Add(*predictors)},
+			&corev1.PersistentVolumeClaim{}: {Label: labels.NewSelector().Add(*outputs)},
 		}},
 	})
 	if err != nil {

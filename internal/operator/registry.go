@@ -26,6 +26,10 @@ type RegistryOptions struct {
 	// S3Config reaches the object storage, for the store and for s3://
 	// sources (set the endpoint alone to read s3:// sources).
 	S3Config artifact.S3Config
+	// ClaimsDir holds claims mounted into the operator as
+	// <namespace>/<claim>, for pvc:// sources (an Experiment's outputs)
+	// whose volumes are not folders on the operator's host.
+	ClaimsDir string
 }
 
 // configured says whether the registry has a store; without one its
@@ -81,8 +85,8 @@ func setupRegistry(mgr ctrl.Manager, o RegistryOptions) error {
 	if err := models.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("model controller: %w", err)
 	}
-	versions := &registry.VersionReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("modelversion-controller"),
-		Options: registry.Options{Store: store, Sources: sources, ScratchDir: scratch}}
+	versions := &registry.VersionReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("modelversion-controller"),
+		Options: registry.Options{Store: store, Sources: sources, ScratchDir: scratch, ClaimsDir: o.ClaimsDir}}
 	if err := versions.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("modelversion controller: %w", err)
 	}

@@ -116,6 +116,8 @@ func TestModelRegistry(t *testing.T) {
 			t.Errorf("skiff models list -o json: %v\n%s", err, list)
 		}
 	})
+
+	t.Run("an Experiment registers its best trial and the lineage reads back to it", func(t *testing.T) { experimentRegisters(t, in) })
 }
 
 func registryVersion(name, uri string) string {

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -22,6 +23,7 @@ import (
 // +kubebuilder:printcolumn:name="Failed",type=integer,JSONPath=`.status.trialsFailed`,priority=1
 // +kubebuilder:printcolumn:name="Early stopped",type=integer,JSONPath=`.status.trialsEarlyStopped`,priority=1
 // +kubebuilder:printcolumn:name="Best trial",type=string,JSONPath=`.status.currentOptimalTrial.bestTrialName`,priority=1
+// +kubebuilder:printcolumn:name="Registered",type=integer,JSONPath=`.status.registration.version`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 40",message="metadata.name must start with a letter, hold only lowercase letters, digits and '-', and be at most 40 characters: it names the trials <name>-<suffix> and their Jobs"
 type Experiment struct {
@@ -93,6 +95,54 @@ type ExperimentSpec struct {
 	// writes.
 	// +optional
 	MetricsCollectorSpec *MetricsCollectorSpec `json:"metricsCollectorSpec,omitempty"`
+
+	// Register, when set, gives each trial a folder to write its model to
+	// ($SKIFF_OUTPUT_DIR in the primary container) and, once the
+	// Experiment succeeds, registers the best trial's model as a new
+	// version of a Model, with the trial as its run and its parameters and
+	// metrics, and points an alias at it.
+	// +optional
+	Register *RegisterSpec `json:"register,omitempty"`
+}
+
+// RegisterSpec is where the best trial's model is registered.
+type RegisterSpec struct {
+	// Model is the Model (same namespace) the version joins; it is created
+	// when missing.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Model string `json:"model"`
+	// Alias is pointed at the new version once it is Ready (challenger);
+	// none is moved when empty.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`
+	Alias string `json:"alias,omitempty"`
+	// ModelFormat is how the trials write their model: model.json in
+	// $SKIFF_OUTPUT_DIR (XGBoost's save_model, or skiff's sklearn export).
+	ModelFormat ModelFormat `json:"modelFormat"`
+	// Output is the volume the trials' folders are on: a
+	// PersistentVolumeClaim <experiment>-output the Experiment owns.
+	// +optional
+	Output *OutputVolume `json:"output,omitempty"`
+}
+
+// OutputVolume is the claim made for the trials' outputs.
+type OutputVolume struct {
+	// StorageClassName is the claim's class; the cluster's default when
+	// empty. Parallel trials on several nodes need a class that is
+	// ReadWriteMany, and accessMode ReadWriteMany.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+	// AccessMode is the claim's.
+	// +optional
+	// +kubebuilder:default=ReadWriteOnce
+	// +kubebuilder:validation:Enum=ReadWriteOnce;ReadWriteMany
+	AccessMode string `json:"accessMode,omitempty"`
+	// Size is the claim's request.
+	// +optional
+	// +kubebuilder:default="1Gi"
+	Size *resource.Quantity `json:"size,omitempty"`
 }
 
 // ObjectiveType is the direction of the search.
@@ -333,7 +383,8 @@ type ExperimentStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 	// Conditions: Created, Running, Succeeded (reason GoalReached or
 	// MaxTrialsReached), Failed (reason MaxFailedTrialsReached, or what
-	// is wrong with the spec).
+	// is wrong with the spec), and with spec.register, Registered (the
+	// best trial's model is a Ready version and the alias points at it).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -352,6 +403,23 @@ type ExperimentStatus struct {
 	TrialsSucceeded    int32 `json:"trialsSucceeded,omitempty"`
 	TrialsFailed       int32 `json:"trialsFailed,omitempty"`
 	TrialsEarlyStopped int32 `json:"trialsEarlyStopped,omitempty"`
+	// Registration is what spec.register made of the best trial.
+	// +optional
+	Registration *Registration `json:"registration,omitempty"`
+}
+
+// Registration is the version registered from an Experiment's best trial.
+type Registration struct {
+	// Trial is the trial whose model was registered.
+	Trial string `json:"trial"`
+	// ModelVersion is the version object registered from it.
+	ModelVersion string `json:"modelVersion"`
+	// Version is its number, once the registry gave it one.
+	// +optional
+	Version int64 `json:"version,omitempty"`
+	// AliasSet says spec.register.alias was pointed at the version.
+	// +optional
+	AliasSet bool `json:"aliasSet,omitempty"`
 }
 
 // OptimalTrial is a trial's parameters and observation.

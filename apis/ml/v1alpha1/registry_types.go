@@ -180,11 +180,12 @@ type ModelVersionSpec struct {
 type ModelVersionSource struct {
 	// StorageURI is a model file (.json) or a folder holding model.json:
 	// file:///<path> (a path the registry can read: on skiff's node, or
-	// mounted into the operator), or s3://<bucket>/<key> (read with the
-	// registry's S3 credentials).
+	// mounted into the operator), pvc://<claim>/<path> (a path on a
+	// PersistentVolumeClaim of the version's namespace, KServe's form), or
+	// s3://<bucket>/<key> (read with the registry's S3 credentials).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:XValidation:rule="self.matches('^file:///+[^/]') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+$')",message="source.storageUri must be file:///<absolute path> or s3://<bucket>/<key>"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^file:///+[^/]') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+$') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$')",message="source.storageUri must be file:///<absolute path>, pvc://<claim>/<path> or s3://<bucket>/<key>"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)\\\\.\\\\.(/|$)')",message="source.storageUri must not contain '..'"
 	StorageURI string `json:"storageUri"`
 }

@@ -20,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	mlv1 "github.com/skiff-dev/skiff/apis/ml/v1alpha1"
@@ -55,6 +56,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&mlv1.Experiment{}).
 		Owns(&mlv1.Trial{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		// A version registered from a best trial says when it is Ready.
+		Watches(&mlv1.ModelVersion{}, handler.EnqueueRequestsFromMapFunc(registeringExperiment)).
 		Named("experiment").
 		Complete(r)
 }
@@ -109,7 +113,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	// This controller alone writes the status: a merge patch, so that a
 	// cache behind its last write does not conflict.
-	base := client.MergeFrom(exp.DeepCopy())
+	orig := exp.DeepCopy()
 	// The trials are the cache's own objects, not copies: an Experiment of
 	// 10,000 trials would copy megabytes on every reconcile. Nothing here
 	// changes them in place (stopEarly copies the one it writes).
@@ -120,7 +124,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	trials := owned(&exp, list.Items)
 	p, err := newPlan(&exp)
 	if err != nil {
-		return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, ConditionFailed, "InvalidSpec", err.Error())
+		return ctrl.Result{}, r.setStatus(ctx, &exp, orig, trials, ConditionFailed, "InvalidSpec", err.Error())
 	}
 	history := toSuggest(&exp, trials)
 	if err := r.stopEarly(ctx, &exp, p, trials, history); err != nil {
@@ -128,21 +132,32 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	c := count(trials)
 	if cond, reason, msg := ended(&exp, c, best(&exp, trials)); cond != "" {
-		return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, cond, reason, msg)
+		return ctrl.Result{}, r.finish(ctx, &exp, orig, trials, cond, reason, msg)
 	}
 	created, exhausted, err := r.createTrials(ctx, &exp, p, trials, history, c)
 	var invalid invalidTemplate
 	if errors.As(err, &invalid) {
-		return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, ConditionFailed, "InvalidTrialTemplate", invalid.Error())
+		return ctrl.Result{}, r.setStatus(ctx, &exp, orig, trials, ConditionFailed, "InvalidTrialTemplate", invalid.Error())
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	trials = append(trials, created...)
 	if exhausted && count(trials).active == 0 {
-		return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, ConditionSucceeded, "SearchSpaceExhausted", "every point of the search space was tried")
+		return ctrl.Result{}, r.finish(ctx, &exp, orig, trials, ConditionSucceeded, "SearchSpaceExhausted", "every point of the search space was tried")
 	}
-	return ctrl.Result{}, r.setStatus(ctx, &exp, base, trials, ConditionRunning, "TrialsRunning", fmt.Sprintf("%d trials running", count(trials).active))
+	return ctrl.Result{}, r.setStatus(ctx, &exp, orig, trials, ConditionRunning, "TrialsRunning", fmt.Sprintf("%d trials running", count(trials).active))
+}
+
+// finish records the end; a succeeded Experiment with spec.register
+// registers its best trial first, so that one status write says both.
+func (r *Reconciler) finish(ctx context.Context, exp, orig *mlv1.Experiment, trials []mlv1.Trial, condition, reason, message string) error {
+	if condition == ConditionSucceeded && exp.Spec.Register != nil {
+		if err := r.register(ctx, exp, best(exp, trials)); err != nil {
+			return err
+		}
+	}
+	return r.setStatus(ctx, exp, orig, trials, condition, reason, message)
 }
 
 // owned are the trials the Experiment controls, by number.
@@ -312,6 +327,11 @@ func (r *Reconciler) createTrials(ctx context.Context, exp *mlv1.Experiment, p *
 	if exp.Spec.MaxTrialCount != nil {
 		slots = min(slots, int(*exp.Spec.MaxTrialCount)-c.total)
 	}
+	if slots > 0 && exp.Spec.Register != nil {
+		if err := r.ensureOutputClaim(ctx, exp); err != nil {
+			return nil, false, err
+		}
+	}
 	for ; slots > 0; slots-- {
 		a, err := p.sampler.Sample(n, history)
 		if errors.Is(err, suggest.ErrExhausted) {
@@ -356,6 +376,9 @@ func newTrial(exp *mlv1.Experiment, n int, a suggest.Assignment, scheme *runtime
 			return nil, fmt.Errorf("spec.trialTemplate.trialSpec: %w", err)
 		}
 	}
+	if exp.Spec.Register != nil {
+		mountOutput(job, exp, name)
+	}
 	raw, err := json.Marshal(job)
 	if err != nil {
 		return nil, err
@@ -375,11 +398,12 @@ func newTrial(exp *mlv1.Experiment, n int, a suggest.Assignment, scheme *runtime
 	return t, controllerutil.SetControllerReference(exp, t, scheme)
 }
 
-// setStatus writes the counts, the best trial and the condition.
-func (r *Reconciler) setStatus(ctx context.Context, exp *mlv1.Experiment, base client.Patch, trials []mlv1.Trial, condition, reason, message string) error {
+// setStatus writes the counts, the best trial and the condition: a merge
+// patch from orig, the Experiment as read.
+func (r *Reconciler) setStatus(ctx context.Context, exp, orig *mlv1.Experiment, trials []mlv1.Trial, condition, reason, message string) error {
 	c := count(trials)
 	s := &exp.Status
-	before := s.DeepCopy()
+	before := &orig.Status
 	s.Trials, s.TrialsSucceeded, s.TrialsFailed, s.TrialsEarlyStopped = int32(c.total), int32(c.succeeded), int32(c.failed), int32(c.earlyStopped)
 	s.TrialsRunning, s.TrialsPending = int32(c.active-c.pending), int32(c.pending)
 	if b := best(exp, trials); b != nil {
@@ -418,5 +442,5 @@ func (r *Reconciler) setStatus(ctx context.Context, exp *mlv1.Experiment, base c
 		// API server a full update.
 		return nil
 	}
-	return r.Client.Status().Patch(ctx, exp, base)
+	return r.Client.Status().Patch(ctx, exp, client.MergeFrom(orig))
 }

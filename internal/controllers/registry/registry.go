@@ -42,6 +42,9 @@ type Options struct {
 	// ScratchDir holds a source while it is checked ("" is the system's
 	// temporary folder).
 	ScratchDir string
+	// ClaimsDir holds mounted claims as <namespace>/<claim>, for pvc://
+	// sources whose volumes are not folders on this host ("": none).
+	ClaimsDir string
 	// MaxModelBytes refuses larger sources (0: 2 GiB).
 	MaxModelBytes int64
 }

@@ -27,7 +27,10 @@ const sourceRetry = 15 * time.Second
 // VersionReconciler registers ModelVersions: it copies each one's file
 // into the store once, checks that it loads, and reports the result.
 type VersionReconciler struct {
-	Client   client.Client
+	Client client.Client
+	// Reader reads what the cache does not hold (claims and volumes of
+	// pvc:// sources); the Client when nil.
+	Reader   client.Reader
 	Recorder recorder.EventRecorder
 	Options  Options
 }
@@ -115,7 +118,7 @@ func (r *VersionReconciler) settled(v *mlv1.ModelVersion) bool {
 // It returns the signature the file describes.
 func (r *VersionReconciler) store(ctx context.Context, v *mlv1.ModelVersion) (*mlv1.ModelSignature, time.Duration, error) {
 	uri := v.Spec.Source.StorageURI
-	fetched, err := r.fetch(ctx, uri)
+	fetched, err := r.fetch(ctx, v.Namespace, uri)
 	if err != nil {
 		if errors.Is(err, artifact.ErrTooLarge) {
 			return nil, 0, r.setReady(ctx, v, metav1.ConditionFalse, ReasonLoadFailed, fmt.Sprintf("source %s: %v", uri, err))
@@ -140,8 +143,12 @@ func (r *VersionReconciler) store(ctx context.Context, v *mlv1.ModelVersion) (*m
 	return signatureOf(loaded.Info()), 0, nil
 }
 
-func (r *VersionReconciler) fetch(ctx context.Context, uri string) (artifact.Fetched, error) {
-	src, err := r.Options.Sources.Open(ctx, uri)
+func (r *VersionReconciler) fetch(ctx context.Context, namespace, uri string) (artifact.Fetched, error) {
+	resolved, err := r.resolveClaim(ctx, namespace, uri)
+	if err != nil {
+		return artifact.Fetched{}, err
+	}
+	src, err := r.Options.Sources.Open(ctx, resolved)
 	if err != nil {
 		return artifact.Fetched{}, err
 	}
