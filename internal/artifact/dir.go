@@ -72,12 +72,23 @@ func (d *Dir) Put(ctx context.Context, digest Digest, src string) (string, error
 		return "", err
 	}
 	defer in.Close()
+	uri, err := d.Write(digest, in)
+	if err != nil {
+		return "", fmt.Errorf("copying %s: %w", src, err)
+	}
+	return uri, nil
+}
+
+// Write stores what r reads, which must hash to digest: into a scratch
+// file renamed into place, so a crash or a wrong digest leaves nothing a
+// Stat finds.
+func (d *Dir) Write(digest Digest, r io.Reader) (string, error) {
 	tmp, err := os.CreateTemp(filepath.Join(d.Root, "tmp"), "put-*")
 	if err != nil {
 		return "", fmt.Errorf("registry %s: %w", d, err)
 	}
 	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	got, err := copyHashing(tmp, in, 0)
+	got, err := copyHashing(tmp, r, 0)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -85,10 +96,10 @@ func (d *Dir) Put(ctx context.Context, digest Digest, src string) (string, error
 		err = cerr
 	}
 	if err != nil {
-		return "", fmt.Errorf("registry %s: copying %s: %w", d, src, err)
+		return "", fmt.Errorf("registry %s: %w", d, err)
 	}
 	if got.Digest != digest {
-		return "", fmt.Errorf("registry %s: %s changed while it was copied (sha256 %s, expected %s)", d, src, got.Digest, digest)
+		return "", fmt.Errorf("registry %s: the file changed while it was copied (sha256 %s, expected %s)", d, got.Digest, digest)
 	}
 	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
 		return "", err

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/cluster"
 	"github.com/skiff-dev/skiff/internal/controllers/modelservice"
 	"github.com/skiff-dev/skiff/internal/operator"
@@ -182,6 +183,11 @@ func TestParseOtherCommands(t *testing.T) {
 			want: ExportSklearnOptions{Model: "m.pkl", Out: "m.json", Python: "python3", Features: "a,b"},
 		},
 		{
+			name: "fetch-model into the cache",
+			args: []string{"fetch-model", "s3://b/k/model.json", "--cache", "/c", "--checksum", "sha256:ab", "--s3-endpoint", "10.42.0.1:9000", "--s3-insecure"},
+			want: FetchModelOptions{URI: "s3://b/k/model.json", Cache: "/c", Checksum: "sha256:ab", S3: artifact.S3Config{Endpoint: "10.42.0.1:9000", Insecure: true}},
+		},
+		{
 			name: "export-sklearn script only",
 			args: []string{"export-sklearn", "--print-script"},
 			want: ExportSklearnOptions{Python: "python3", PrintScript: true},
@@ -198,11 +204,12 @@ func TestParseOtherCommands(t *testing.T) {
 				swap(root, NewCmdVersion(g, func(o *VersionOptions) error { got = *o; return nil }))
 				swap(root, NewCmdRecommend(g, func(o *RecommendOptions) error { got = *o; return nil }))
 				swap(root, NewCmdExportSklearn(g, func(o *ExportSklearnOptions) error { got = *o; return nil }))
+				swap(root, NewCmdFetchModel(g, func(o *FetchModelOptions) error { got = *o; return nil }))
 			})
 			if err != nil {
 				t.Fatalf("skiff %v: %v", tt.args, err)
 			}
-			ignore := cmpopts.IgnoreUnexported(DownOptions{}, StatusOptions{}, VersionOptions{}, RecommendOptions{}, ExportSklearnOptions{})
+			ignore := cmpopts.IgnoreUnexported(DownOptions{}, StatusOptions{}, VersionOptions{}, RecommendOptions{}, ExportSklearnOptions{}, FetchModelOptions{})
 			if diff := cmp.Diff(tt.want, got, ignore); diff != "" {
 				t.Errorf("options (-want +got):\n%s", diff)
 			}

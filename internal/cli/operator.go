@@ -37,6 +37,8 @@ func NewCmdOperator(g *globals, runF func(*OperatorOptions) error) *cobra.Comman
 	}
 	opts.Operator.ModelService.ModelServerImage = instance.Image()
 	opts.Operator.ModelService.ClusterDomain = "cluster.local"
+	opts.Operator.ModelService.ModelCacheDir = modelservice.DefaultModelCacheDir
+	opts.Operator.ModelService.S3.CredentialsSecret = modelservice.DefaultS3CredentialsSecret
 	cmd := &cobra.Command{
 		Use:   "operator",
 		Short: "Run skiff's ML controllers (ModelService, ...) against any Kubernetes cluster",
@@ -72,6 +74,9 @@ With --leader-elect (the default), one of several replicas works at a time.`,
 	f.StringVar(&o.Registry.ClaimsDir, "registry-claims-dir", "", "folder where claims are mounted as <namespace>/<claim>, for pvc:// sources (an Experiment's trial outputs) on volumes that are not folders on the operator's host")
 	f.BoolVar(&o.Registry.S3Config.Insecure, "registry-s3-insecure", false, "talk plain HTTP to the S3 endpoint")
 	f.StringVar(&o.Registry.S3Config.Region, "registry-s3-region", "", "the S3 region (default: the endpoint's)")
+	f.StringVar(&o.ModelService.ModelCacheDir, "model-cache-dir", o.ModelService.ModelCacheDir, "folder on each node (a hostPath) where registry versions kept in S3 are cached by sha256 for the model servers (empty: each pod fetches its own copy)")
+	f.StringVar(&o.ModelService.S3.Endpoint, "serving-s3-endpoint", "", "host:port of the S3 API as serving pods reach it, for s3:// models (default: --registry-s3-endpoint; --registry-s3-insecure and --registry-s3-region apply)")
+	f.StringVar(&o.ModelService.S3.CredentialsSecret, "serving-s3-secret", o.ModelService.S3.CredentialsSecret, "Secret in each ModelService's namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for s3:// models (absent: anonymous reads)")
 	f.StringVar(&opts.LogFormat, "log-format", opts.LogFormat, "log format on stderr: text or json")
 	return cmd
 }
@@ -95,6 +100,8 @@ func operatorRun(opts *OperatorOptions) error {
 	}
 	s3 := &opts.Operator.Registry.S3Config
 	s3.AccessKey, s3.SecretKey = cmp.Or(s3.AccessKey, os.Getenv("AWS_ACCESS_KEY_ID")), cmp.Or(s3.SecretKey, os.Getenv("AWS_SECRET_ACCESS_KEY"))
+	serving := &opts.Operator.ModelService.S3
+	serving.Endpoint, serving.Insecure, serving.Region = cmp.Or(serving.Endpoint, s3.Endpoint), s3.Insecure, s3.Region
 	return runAgainstCluster(opts.ctx, opts.g, opts.Kubeconfig, opts.LogFormat, func(ctx context.Context, cfg *rest.Config) error {
 		return operator.Run(ctx, cfg, opts.Operator, func() {
 			logr.FromContextOrDiscard(ctx).Info("ML controllers running", "version", instance.Version)

@@ -29,6 +29,8 @@ func (h *house) mlControllers() stage.Stage {
 			// The machine reaches cluster IPs through the node's Service rules.
 			URLFromClusterIP: h.net != nil,
 			ClusterDomain:    h.o.ClusterDomain,
+			ModelCacheDir:    filepath.Join(h.layout.Root, "model-cache"),
+			S3:               modelservice.S3Access{CredentialsSecret: modelservice.DefaultS3CredentialsSecret},
 		},
 		// Serving pods mount the registry's copies from the node.
 		Registry: operator.RegistryOptions{Dir: filepath.Join(h.layout.Root, "registry")},

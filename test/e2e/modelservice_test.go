@@ -339,7 +339,7 @@ spec:
 			{"model and containers", `{"model":{"modelFormat":{"name":"xgboost"},"storageUri":"file:///m"},"containers":[{"name":"a","image":"b"}]}`, "set exactly one of predictor.model"},
 			{"neither", `{}`, "set exactly one of predictor.model"},
 			{"min above max", `{"model":{"modelFormat":{"name":"xgboost"},"storageUri":"file:///m"},"minReplicas":3,"maxReplicas":2}`, "minReplicas must not exceed predictor.maxReplicas"},
-			{"unknown scheme", `{"model":{"modelFormat":{"name":"xgboost"},"storageUri":"s3://b/m"}}`, "storageUri must be file:///"},
+			{"unknown scheme", `{"model":{"modelFormat":{"name":"xgboost"},"storageUri":"gs://bucket/m"}}`, "storageUri must be file:///"},
 		} {
 			manifest := `{"apiVersion":"ml.skiff.dev/v1alpha1","kind":"ModelService","metadata":{"name":"bad"},"spec":{"predictor":` + c.spec + `}}`
 			path := filepath.Join(t.TempDir(), "bad.json")

@@ -283,13 +283,16 @@ type ModelSpec struct {
 	// folder holding one model.json. file:///<path> is a path on the node
 	// (only it is mounted, read-only: a path ending in .json is a file,
 	// any other a folder); pvc://<claim>/<path> is a path in a
-	// PersistentVolumeClaim of the namespace. models:/<model>@<alias> and
+	// PersistentVolumeClaim of the namespace. s3://<bucket>/<key> (a .json,
+	// or a prefix holding model.json) is fetched by an init container
+	// with the operator's S3 endpoint and the keys of Secret
+	// skiff-s3-credentials. models:/<model>@<alias> and
 	// models:/<model>/<version> serve a version of the namespace's model
 	// registry (MLflow's URIs): moving the alias rolls the new version
 	// out, and the version's own format is served.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
-	// +kubebuilder:validation:XValidation:rule="self.matches('^file:///+[^/]') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$') || self.matches('^models:/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(@[a-z0-9]([-a-z0-9]*[a-z0-9])?|/[1-9][0-9]*)$')",message="storageUri must be file:///<absolute path on the node>, pvc://<claim name>/<path in the claim>, models:/<model>@<alias> or models:/<model>/<version>"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^file:///+[^/]') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(/.*)?$') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+$') || self.matches('^models:/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(@[a-z0-9]([-a-z0-9]*[a-z0-9])?|/[1-9][0-9]*)$')",message="storageUri must be file:///<absolute path on the node>, pvc://<claim name>/<path in the claim>, s3://<bucket>/<key>, models:/<model>@<alias> or models:/<model>/<version>"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)\\\\.\\\\.(/|$)')",message="storageUri must not contain '..'"
 	StorageURI string `json:"storageUri"`
 }

@@ -53,6 +53,12 @@ type Options struct {
 	// GatewayMetricsURL is skiff's gateway's Prometheus endpoint, which
 	// spec.rollout.analysis reads; without it an analysis holds its step.
 	GatewayMetricsURL string
+	// ModelCacheDir is the nodes' cache of model files by sha256 (a
+	// hostPath): a registry version kept in S3 is copied to a node once.
+	// Empty: each pod fetches its own copy.
+	ModelCacheDir string
+	// S3 is how serving pods reach s3:// models.
+	S3 S3Access
 }
 
 // Reconciler reconciles ModelServices.

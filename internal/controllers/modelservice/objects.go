@@ -62,8 +62,8 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 		TerminationGracePeriodSeconds: ptr.To[int64](30),
 	}
 	if m := ms.Spec.Predictor.Model; m != nil {
-		c, vol := r.modelServer(ms, m, rev)
-		pod.Containers, pod.Volumes = []corev1.Container{c}, []corev1.Volume{vol}
+		st := r.modelStorage(m.StorageURI, rev.served)
+		pod.InitContainers, pod.Containers, pod.Volumes = st.init, []corev1.Container{r.modelServer(ms, m, rev, st)}, st.volumes
 		// The model server never calls the API: no token to mount or wait for.
 		pod.AutomountServiceAccountToken = ptr.To(false)
 	} else {
@@ -100,9 +100,9 @@ func (r *Reconciler) deployment(ms *mlv1.ModelService, rev revision) *appsv1.Dep
 
 // modelServer is the container of `skiff serve-model` for a native model,
 // with the model's storage mounted read-only.
-func (r *Reconciler) modelServer(ms *mlv1.ModelService, m *mlv1.ModelSpec, rev revision) (corev1.Container, corev1.Volume) {
-	vol, path := modelVolume(m.StorageURI)
-	c := corev1.Container{
+func (r *Reconciler) modelServer(ms *mlv1.ModelService, m *mlv1.ModelSpec, rev revision, st storage) corev1.Container {
+	path := st.path
+	return corev1.Container{
 		Name:  serverContainer,
 		Image: r.Options.ModelServerImage,
 		Args: []string{
@@ -128,10 +128,9 @@ func (r *Reconciler) modelServer(ms *mlv1.ModelService, m *mlv1.ModelSpec, rev r
 		},
 		Lifecycle:                drain(),
 		Resources:                modelServerResources(ms.Spec.Predictor.Resources),
-		VolumeMounts:             []corev1.VolumeMount{{Name: vol.Name, MountPath: mountPoint(vol, path), ReadOnly: true}},
+		VolumeMounts:             []corev1.VolumeMount{st.mount},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
-	return c, vol
 }
 
 // modelVolume is the volume that holds storageUri, and the model's path in
