@@ -42,7 +42,7 @@ func modelHistory(m *mlv1.Model, versions []mlv1.ModelVersion, services []mlv1.M
 		h.Events = append(h.Events, HistoryEvent{Time: v.CreationTimestamp.Time, Event: "Registered", Version: v.Number(), Details: versionDetails(&v)})
 	}
 	for _, mv := range m.Status.AliasHistory {
-		h.Events = append(h.Events, HistoryEvent{Time: mv.Time.Time, Event: "AliasMoved", Version: mv.To, Details: moveDetails(mv)})
+		h.Events = append(h.Events, HistoryEvent{Time: mv.Time.Time, Event: "AliasMoved", Version: mv.To, Details: mv.String()})
 	}
 	slices.SortStableFunc(h.Events, func(a, b HistoryEvent) int { return a.Time.Compare(b.Time) })
 	for _, ms := range services {
@@ -91,19 +91,4 @@ func versionDetails(v *mlv1.ModelVersion) string {
 		parts = append(parts, "not Ready: "+c.Reason+": "+c.Message)
 	}
 	return strings.Join(parts, "; ")
-}
-
-func moveDetails(m mlv1.AliasMove) string {
-	by := ""
-	if m.User != "" {
-		by = " by " + m.User
-	}
-	switch {
-	case m.From == 0:
-		return fmt.Sprintf("%s set to %d%s", m.Alias, m.To, by)
-	case m.To == 0:
-		return fmt.Sprintf("%s removed (was %d)%s", m.Alias, m.From, by)
-	default:
-		return fmt.Sprintf("%s %d -> %d%s", m.Alias, m.From, m.To, by)
-	}
 }

@@ -44,9 +44,9 @@ func TestModelHistory(t *testing.T) {
 	want := &ModelHistory{Model: "housing",
 		Events: []HistoryEvent{
 			{Time: at(1).Time, Event: "Registered", Version: 1, Details: "housing-a from file:///m/housing-a"},
-			{Time: at(2).Time, Event: "AliasMoved", Version: 1, Details: "champion set to 1 by bob"},
+			{Time: at(2).Time, Event: "AliasMoved", Version: 1, Details: "alias champion set to version 1 by bob"},
 			{Time: at(5).Time, Event: "Registered", Version: 2, Details: "housing-b from file:///m/housing-b; run trial/search-x7; parameters lr=0.1; metrics rmse=3.2"},
-			{Time: at(6).Time, Event: "AliasMoved", Version: 2, Details: "champion 1 -> 2 by bob"},
+			{Time: at(6).Time, Event: "AliasMoved", Version: 2, Details: "alias champion moved from version 1 to 2 by bob"},
 			{Time: at(7).Time, Event: "Registered", Version: 3, Details: "housing-c from file:///m/housing-c; not Ready: LoadFailed: no trees"},
 		},
 		Serving: []ServingEntry{{ModelService: "housing", URI: "models:/housing@champion", Version: 2, Revisions: []string{"housing-00002=housing/2"}}},
@@ -58,7 +58,7 @@ func TestModelHistory(t *testing.T) {
 	if err := printHistory(&out, h); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"TIME", "AliasMoved", "champion 1 -> 2 by bob", "SERVED BY", "housing-00002=housing/2"} {
+	for _, s := range []string{"TIME", "AliasMoved", "alias champion moved from version 1 to 2 by bob", "SERVED BY", "housing-00002=housing/2"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("printed history lacks %q:\n%s", s, out.String())
 		}

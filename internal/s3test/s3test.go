@@ -6,12 +6,12 @@ package s3test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,10 +39,17 @@ type Server struct {
 // already made.
 func Start(t testing.TB, buckets ...string) *Server {
 	t.Helper()
+	return StartOn(t, "127.0.0.1", buckets...)
+}
+
+// StartOn is Start on an address of this machine other than loopback
+// (one that pods reach: skiff's pod network gateway).
+func StartOn(t testing.TB, host string, buckets ...string) *Server {
+	t.Helper()
 	bin := binary(t)
 	root := t.TempDir()
-	port := freePort(t)
-	endpoint := fmt.Sprintf("127.0.0.1:%d", port)
+	port := freePort(t, host)
+	endpoint := net.JoinHostPort(host, strconv.Itoa(port))
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--access", AccessKey, "--secret", SecretKey, "--port", endpoint, "posix", "--nometa", root)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -103,9 +110,9 @@ func binary(t testing.TB) string {
 	return strings.TrimSpace(string(out))
 }
 
-func freePort(t testing.TB) int {
+func freePort(t testing.TB, host string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func experimentRegisters(t *testing.T, in *instance) {
 		t.Errorf("version rmse %q, the trial's %q", got, rmse)
 	}
 	history, err := in.skiff("models", "history", "diabetes", "--kubeconfig", in.kubeconfig())
-	for _, line := range []string{"run trial/" + best, "max_depth=", "rmse=" + rmse, "challenger set to 1", "models:/diabetes@challenger"} {
+	for _, line := range []string{"run trial/" + best, "max_depth=", "rmse=" + rmse, "alias challenger set to version 1", "models:/diabetes@challenger"} {
 		if err != nil || !strings.Contains(history, line) {
 			t.Errorf("skiff models history diabetes lacks %q (%v):\n%s", line, err, history)
 		}

@@ -62,7 +62,10 @@ func TestModelRegistry(t *testing.T) {
 		in.waitJSONPath(t, 30*time.Second, "housing/1 housing/1", "get", "ms", "housing", "-o", "jsonpath={.status.modelVersion.model}/{.status.modelVersion.version} {.status.revisions[0].modelVersion}")
 
 		in.mustKubectl("--as=bob", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":2}}}`)
-		in.waitJSONPath(t, 2*time.Minute, "housing-00002=100%", "get", "ms", "housing", "-o", "jsonpath={.status.trafficSummary}")
+		// The move is a canary, as the ModelService's rollout says: half
+		// the requests first, then all.
+		waitTraffic(t, in, "housing", "housing-00002=50%")
+		waitTraffic(t, in, "housing", "housing-00002=100%")
 		expectPredictions(t, in.msURL(t, "housing"), want.Rows, want.XGBv2)
 
 		// The broken version: refused at admission, with the reason.
@@ -73,7 +76,8 @@ func TestModelRegistry(t *testing.T) {
 
 		// Roll back: the alias goes back, and so does what is served.
 		in.mustKubectl("--as=bob", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":1}}}`)
-		in.waitJSONPath(t, 2*time.Minute, "housing-00003=100%", "get", "ms", "housing", "-o", "jsonpath={.status.trafficSummary}")
+		waitTraffic(t, in, "housing", "housing-00003=50%")
+		waitTraffic(t, in, "housing", "housing-00003=100%")
 		expectPredictions(t, in.msURL(t, "housing"), want.Rows, want.XGBv1)
 	})
 
@@ -81,7 +85,7 @@ func TestModelRegistry(t *testing.T) {
 		in.waitJSONPath(t, 30*time.Second, "champion:->1:bob champion:1->2:bob champion:2->1:bob", "get", "model", "housing", "-o",
 			`jsonpath={range .status.aliasHistory[*]}{.alias}:{.from}->{.to}:{.user} {end}`)
 		history, err := in.skiff("models", "history", "housing", "--kubeconfig", in.kubeconfig())
-		for _, line := range []string{"Registered", "housing-a from file://" + models + "/xgb-v1", "champion 1 -> 2 by bob", "champion 2 -> 1 by bob", "not Ready: LoadFailed", "SERVED BY", "models:/housing@champion"} {
+		for _, line := range []string{"Registered", "housing-a from file://" + models + "/xgb-v1", "alias champion moved from version 1 to 2 by bob", "alias champion moved from version 2 to 1 by bob", "not Ready: LoadFailed", "SERVED BY", "models:/housing@champion"} {
 			if err != nil || !strings.Contains(history, line) {
 				t.Errorf("skiff models history lacks %q (%v):\n%s", line, err, history)
 			}
@@ -118,6 +122,18 @@ func TestModelRegistry(t *testing.T) {
 	})
 
 	t.Run("an Experiment registers its best trial and the lineage reads back to it", func(t *testing.T) { experimentRegisters(t, in) })
+}
+
+// waitTraffic waits for a ModelService's traffic summary to start with
+// the revision's share.
+func waitTraffic(t *testing.T, in *instance, ms, share string) {
+	t.Helper()
+	eventually(t, 2*time.Minute, ms+"'s traffic gives "+share, func() error {
+		if got := in.jsonpath("get", "ms", ms, "-o", "jsonpath={.status.trafficSummary}"); !strings.HasPrefix(got, share) {
+			return fmt.Errorf("traffic %q", got)
+		}
+		return nil
+	})
 }
 
 func registryVersion(name, uri string) string {

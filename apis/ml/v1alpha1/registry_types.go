@@ -100,6 +100,23 @@ type AliasMove struct {
 	Time metav1.Time `json:"time"`
 }
 
+// String says what the move did, for events and history: "alias
+// champion moved from version 1 to 2 by bob".
+func (m AliasMove) String() string {
+	by := ""
+	if m.User != "" {
+		by = " by " + m.User
+	}
+	switch {
+	case m.From == 0:
+		return "alias " + m.Alias + " set to version " + strconv.FormatInt(m.To, 10) + by
+	case m.To == 0:
+		return "alias " + m.Alias + " removed from version " + strconv.FormatInt(m.From, 10) + by
+	default:
+		return "alias " + m.Alias + " moved from version " + strconv.FormatInt(m.From, 10) + " to " + strconv.FormatInt(m.To, 10) + by
+	}
+}
+
 // ModelVersion is one registered version of a Model: where it came from,
 // what it is, and the registry's own immutable, content-addressed copy.
 //

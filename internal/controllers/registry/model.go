@@ -181,7 +181,7 @@ func (r *ModelReconciler) writeStatus(ctx context.Context, m *mlv1.Model, versio
 	status, reason, message := aliasReadiness(m.Spec.Aliases, byNumber)
 	meta.SetStatusCondition(&s.Conditions, metav1.Condition{Type: mlv1.ConditionReady, Status: status, Reason: reason, Message: message, ObservedGeneration: m.Generation})
 	for _, mv := range moves {
-		r.Recorder.Eventf(m, nil, corev1.EventTypeNormal, "AliasMoved", "Alias", "%s", describeMove(mv))
+		r.Recorder.Eventf(m, nil, corev1.EventTypeNormal, "AliasMoved", "Alias", "%s", mv)
 	}
 	if equalStatus(&m.Status, s) {
 		return nil
@@ -239,21 +239,6 @@ func unionKeys(a, b map[string]int64) map[string]int64 {
 	}
 	maps.Copy(out, b)
 	return out
-}
-
-func describeMove(m mlv1.AliasMove) string {
-	by := ""
-	if m.User != "" {
-		by = " by " + m.User
-	}
-	switch {
-	case m.From == 0:
-		return fmt.Sprintf("alias %s set to version %d%s", m.Alias, m.To, by)
-	case m.To == 0:
-		return fmt.Sprintf("alias %s removed from version %d%s", m.Alias, m.From, by)
-	default:
-		return fmt.Sprintf("alias %s moved from version %d to %d%s", m.Alias, m.From, m.To, by)
-	}
 }
 
 // AliasSummary is "challenger=4,champion=3": the aliases in name order.
