@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Dir is a store in a folder: skiff's data dir on its node, or a
@@ -33,7 +34,28 @@ func NewDir(root, uriPrefix string) (*Dir, error) {
 	if err := os.MkdirAll(filepath.Join(abs, "tmp"), 0o755); err != nil {
 		return nil, fmt.Errorf("registry folder %s: %w", abs, err)
 	}
-	return &Dir{Root: abs, URIPrefix: strings.TrimSuffix(uriPrefix, "/")}, nil
+	d := &Dir{Root: abs, URIPrefix: strings.TrimSuffix(uriPrefix, "/")}
+	d.removeStale(time.Now().Add(-staleScratch))
+	return d, nil
+}
+
+// staleScratch is the age of a scratch file no copy is still writing: one
+// a crash (kill -9) left behind.
+const staleScratch = time.Hour
+
+// removeStale deletes scratch files last written before cutoff. Newer
+// ones may be another process's copy in progress (several operator
+// replicas, or pods on one node, share the folder).
+func (d *Dir) removeStale(cutoff time.Time) {
+	entries, err := os.ReadDir(filepath.Join(d.Root, "tmp"))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(cutoff) {
+			_ = os.Remove(filepath.Join(d.Root, "tmp", e.Name()))
+		}
+	}
 }
 
 func (d *Dir) String() string { return d.URIPrefix }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFetch(t *testing.T) {
@@ -67,5 +68,34 @@ func TestFetch(t *testing.T) {
 	}
 	if d, err := ParseChecksum(digest.Checksum()); err != nil || d != digest {
 		t.Errorf("ParseChecksum(%s) = %s, %v", digest.Checksum(), d, err)
+	}
+}
+
+// TestStaleScratchRemoved: a scratch file a crash left behind goes when
+// the folder is next opened; a fresh one (a copy in progress elsewhere)
+// stays.
+func TestStaleScratchRemoved(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, fresh := filepath.Join(root, "tmp", "fetch-1.json"), filepath.Join(root, "tmp", "put-2")
+	for _, p := range []string{old, fresh} {
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-2 * staleScratch)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewDir(root, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the stale scratch file is still there (%v)", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh scratch file was removed: %v", err)
 	}
 }
