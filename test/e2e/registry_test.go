@@ -74,6 +74,12 @@ func TestModelRegistry(t *testing.T) {
 			t.Errorf("moving champion to the broken version: %v\n%s", err, out)
 		}
 
+		// A number the registry never gave: refused, naming the last one.
+		out, err = in.kubectl("--as=bob", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":30}}}`)
+		if err == nil || !strings.Contains(out, "cannot point at version 30: the model has no such version (the last one registered is 3") {
+			t.Errorf("moving champion to version 30: %v\n%s", err, out)
+		}
+
 		// Roll back: the alias goes back, and so does what is served.
 		in.mustKubectl("--as=bob", "patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":1}}}`)
 		waitTraffic(t, in, "housing", "housing-00003=50%")
@@ -164,5 +170,46 @@ func expectPredictions(t *testing.T, base string, rows [][]float64, want []float
 	}
 	if err != nil {
 		t.Errorf("predictions at %s: %v", base, err)
+	}
+}
+
+// TestRegistrySurvivesKill9: skiff killed while versions are being
+// numbered and copied, then started again, registers each version once:
+// numbers distinct (none given twice), every version Ready, one stored copy per
+// distinct file, and the alias moved in the same breath lands.
+func TestRegistrySurvivesKill9(t *testing.T) {
+	models := t.TempDir()
+	trainModels(t, models)
+	in := newInstance(t)
+	in.up("--write-kubeconfig=false", "--gateway-port=0")
+	manifest := "apiVersion: ml.skiff.dev/v1alpha1\nkind: Model\nmetadata: {name: housing}\n"
+	files := []string{"xgb-v1", "xgb-v2", "xgb-v1", "xgb-v2", "xgb-v1", "xgb-v2"}
+	for i, f := range files {
+		manifest += "---\n" + registryVersion(fmt.Sprintf("housing-%d", i), "file://"+models+"/"+f)
+	}
+	in.apply(t, manifest)
+	in.waitJSONPath(t, time.Minute, "True", "get", "mv", "housing-0", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+	// Mid-way: the rest are being numbered and copied.
+	in.mustKubectl("patch", "model", "housing", "--type=merge", "-p", `{"spec":{"aliases":{"champion":1}}}`)
+	in.forceKill()
+	in.up("--write-kubeconfig=false", "--gateway-port=0")
+
+	for i := range files {
+		in.mustKubectl("wait", fmt.Sprintf("mv/housing-%d", i), "--for=condition=Ready", "--timeout=1m")
+	}
+	numbers := strings.Fields(in.jsonpath("get", "mv", "-l", "ml.skiff.dev/model=housing", "-o", "jsonpath={.items[*].status.version}"))
+	seen := map[string]bool{}
+	for _, n := range numbers {
+		seen[n] = true
+	}
+	if len(numbers) != len(files) || len(seen) != len(files) {
+		t.Errorf("version numbers %v: want %d distinct", numbers, len(files))
+	}
+	if got := in.jsonpath("get", "model", "housing", "-o", "jsonpath={.status.versionCount} {.spec.aliases.champion}"); got != fmt.Sprintf("%d 1", len(files)) {
+		t.Errorf("model housing: versionCount and champion %q", got)
+	}
+	stored, err := filepath.Glob(filepath.Join(in.dataDir, "registry", "sha256", "*", "model.json"))
+	if err != nil || len(stored) != 2 {
+		t.Errorf("stored copies %v (%v), want one per distinct file (2)", stored, err)
 	}
 }
