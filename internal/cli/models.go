@@ -47,8 +47,39 @@ func (o *ModelsOptions) client() (client.Client, string, error) {
 	return c, ns, err
 }
 
-// NewCmdModels builds skiff models and its verbs.
-func NewCmdModels(g *globals) *cobra.Command {
+// ModelsRunners replace the verbs' run functions (tests read the parsed
+// options); nil, or a nil field, runs the real one.
+type ModelsRunners struct {
+	Push  func(*ModelsPushOptions) error
+	Alias func(*ModelsAliasOptions) error
+	// Show runs list, versions and history, named by verb.
+	Show func(verb string, opts *ModelsShowOptions) error
+}
+
+func (r *ModelsRunners) push() func(*ModelsPushOptions) error {
+	if r == nil || r.Push == nil {
+		return modelsPushRun
+	}
+	return r.Push
+}
+
+func (r *ModelsRunners) alias() func(*ModelsAliasOptions) error {
+	if r == nil || r.Alias == nil {
+		return modelsAliasRun
+	}
+	return r.Alias
+}
+
+func (r *ModelsRunners) show(verb string, run func(*ModelsShowOptions) error) func(*ModelsShowOptions) error {
+	if r == nil || r.Show == nil {
+		return run
+	}
+	return func(o *ModelsShowOptions) error { return r.Show(verb, o) }
+}
+
+// NewCmdModels builds skiff models and its verbs; runners, if not nil,
+// replace their run functions.
+func NewCmdModels(g *globals, runners *ModelsRunners) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "models",
 		Short: "Register model versions, move aliases, and read a model's history",
@@ -57,7 +88,8 @@ and its ModelVersions, numbered 1, 2, ... in the order they were registered. A
 ModelService with storageUri models:/<model>@<alias> serves what the alias points at, so
 moving an alias releases a version (and moving it back rolls back).`,
 	}
-	cmd.AddCommand(newCmdModelsPush(g), newCmdModelsAlias(g), newCmdModelsList(g), newCmdModelsVersions(g), newCmdModelsHistory(g))
+	cmd.AddCommand(newCmdModelsPush(g, runners), newCmdModelsAlias(g, runners), newCmdModelsList(g, runners),
+		newCmdModelsVersions(g, runners), newCmdModelsHistory(g, runners))
 	return cmd
 }
 
@@ -74,7 +106,7 @@ type ModelsPushOptions struct {
 	Timeout     time.Duration
 }
 
-func newCmdModelsPush(g *globals) *cobra.Command {
+func newCmdModelsPush(g *globals, runners *ModelsRunners) *cobra.Command {
 	opts := &ModelsPushOptions{ModelsOptions: ModelsOptions{g: g}, Python: "python3", Timeout: 5 * time.Minute}
 	cmd := &cobra.Command{
 		Use:   "push FILE|DIR --name MODEL [--alias ALIAS]",
@@ -90,7 +122,7 @@ it. The registry reads the file from where it is: on skiff's node for skiff up.`
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ctx, opts.Path = cmd.Context(), args[0]
-			return modelsPushRun(opts)
+			return runners.push()(opts)
 		},
 	}
 	opts.bind(cmd, true)
@@ -249,11 +281,13 @@ func waitRegistered(ctx context.Context, c client.Client, key client.ObjectKey, 
 type ModelsAliasOptions struct {
 	ModelsOptions
 	Model, Alias string
-	Version      int64
-	Delete       bool
+	// VersionArg is the version as given; Version is it parsed.
+	VersionArg string
+	Version    int64
+	Delete     bool
 }
 
-func newCmdModelsAlias(g *globals) *cobra.Command {
+func newCmdModelsAlias(g *globals, runners *ModelsRunners) *cobra.Command {
 	opts := &ModelsAliasOptions{ModelsOptions: ModelsOptions{g: g}}
 	cmd := &cobra.Command{
 		Use:   "alias MODEL ALIAS VERSION",
@@ -268,23 +302,30 @@ func newCmdModelsAlias(g *globals) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ctx, opts.Model, opts.Alias = cmd.Context(), args[0], args[1]
-			if !opts.Delete {
-				n, err := strconv.ParseInt(args[2], 10, 64)
-				if err != nil || n < 1 {
-					return fmt.Errorf("version %q: give a version number, 1 or more (skiff models versions %s lists them)", args[2], opts.Model)
-				}
-				opts.Version = n
+			if len(args) == 3 {
+				opts.VersionArg = args[2]
 			}
-			c, ns, err := opts.client()
-			if err != nil {
-				return err
-			}
-			return moveAlias(opts.ctx, c, ns, opts.Model, opts.Alias, opts.Version, g)
+			return runners.alias()(opts)
 		},
 	}
 	opts.bind(cmd, false)
 	cmd.Flags().BoolVar(&opts.Delete, "delete", false, "remove the alias")
 	return cmd
+}
+
+func modelsAliasRun(opts *ModelsAliasOptions) error {
+	if !opts.Delete {
+		n, err := strconv.ParseInt(opts.VersionArg, 10, 64)
+		if err != nil || n < 1 {
+			return fmt.Errorf("version %q: give a version number, 1 or more (skiff models versions %s lists them)", opts.VersionArg, opts.Model)
+		}
+		opts.Version = n
+	}
+	c, ns, err := opts.client()
+	if err != nil {
+		return err
+	}
+	return moveAlias(opts.ctx, c, ns, opts.Model, opts.Alias, opts.Version, opts.g)
 }
 
 // moveAlias points alias at version n (0 removes it). The API server

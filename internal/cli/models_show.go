@@ -27,49 +27,38 @@ type ModelsShowOptions struct {
 	Model string
 }
 
-func newCmdModelsList(g *globals) *cobra.Command {
+// newCmdModelsShow builds one of the verbs that read the registry; run
+// is the verb's own unless the runners replace it.
+func newCmdModelsShow(g *globals, use, short string, args cobra.PositionalArgs, run func(*ModelsShowOptions) error) *cobra.Command {
 	opts := &ModelsShowOptions{ModelsOptions: ModelsOptions{g: g}}
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List the registered models of a namespace",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   use,
+		Short: short,
+		Args:  args,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ctx = cmd.Context()
-			return modelsListRun(opts)
+			if len(args) > 0 {
+				opts.Model = args[0]
+			}
+			return run(opts)
 		},
 	}
 	opts.bind(cmd, true)
 	return cmd
 }
 
-func newCmdModelsVersions(g *globals) *cobra.Command {
-	opts := &ModelsShowOptions{ModelsOptions: ModelsOptions{g: g}}
-	cmd := &cobra.Command{
-		Use:   "versions MODEL",
-		Short: "List a model's versions, newest first",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ctx, opts.Model = cmd.Context(), args[0]
-			return modelsVersionsRun(opts)
-		},
-	}
-	opts.bind(cmd, true)
-	return cmd
+func newCmdModelsList(g *globals, r *ModelsRunners) *cobra.Command {
+	return newCmdModelsShow(g, "list", "List the registered models of a namespace", cobra.NoArgs, r.show("list", modelsListRun))
 }
 
-func newCmdModelsHistory(g *globals) *cobra.Command {
-	opts := &ModelsShowOptions{ModelsOptions: ModelsOptions{g: g}}
-	cmd := &cobra.Command{
-		Use:   "history MODEL",
-		Short: "A model's lineage: versions (from which run, with which parameters), alias moves and who made them, what serves it",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.ctx, opts.Model = cmd.Context(), args[0]
-			return modelsHistoryRun(opts)
-		},
-	}
-	opts.bind(cmd, true)
-	return cmd
+func newCmdModelsVersions(g *globals, r *ModelsRunners) *cobra.Command {
+	return newCmdModelsShow(g, "versions MODEL", "List a model's versions, newest first", cobra.ExactArgs(1), r.show("versions", modelsVersionsRun))
+}
+
+func newCmdModelsHistory(g *globals, r *ModelsRunners) *cobra.Command {
+	return newCmdModelsShow(g, "history MODEL",
+		"A model's lineage: versions (from which run, with which parameters), alias moves and who made them, what serves it",
+		cobra.ExactArgs(1), r.show("history", modelsHistoryRun))
 }
 
 func modelsListRun(opts *ModelsShowOptions) error {

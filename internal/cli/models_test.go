@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -62,5 +64,65 @@ func TestModelHistory(t *testing.T) {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("printed history lacks %q:\n%s", s, out.String())
 		}
+	}
+}
+
+func TestParseModelsVerbs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want any
+	}{
+		{
+			name: "push",
+			args: []string{"models", "push", "forest.pkl", "--name", "housing", "--alias", "challenger", "-n", "team", "--dry-run", "-o", "yaml"},
+			want: ModelsPushOptions{ModelsOptions: ModelsOptions{Namespace: "team", Output: "yaml"}, Path: "forest.pkl", Name: "housing", Alias: "challenger",
+				Python: "python3", DryRun: true, Timeout: 5 * time.Minute},
+		},
+		{
+			name: "alias",
+			args: []string{"models", "alias", "housing", "champion", "4", "--kubeconfig", "/k"},
+			want: ModelsAliasOptions{ModelsOptions: ModelsOptions{Kubeconfig: "/k"}, Model: "housing", Alias: "champion", VersionArg: "4"},
+		},
+		{
+			name: "alias delete",
+			args: []string{"models", "alias", "housing", "challenger", "--delete"},
+			want: ModelsAliasOptions{Model: "housing", Alias: "challenger", Delete: true},
+		},
+		{
+			name: "history",
+			args: []string{"models", "history", "housing", "-o", "json"},
+			want: "history " + "housing json",
+		},
+		{
+			name: "list",
+			args: []string{"models", "list"},
+			want: "list  ",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			g, _, _ := testGlobals(t)
+			var got any
+			runners := &ModelsRunners{
+				Push:  func(o *ModelsPushOptions) error { got = *o; return nil },
+				Alias: func(o *ModelsAliasOptions) error { got = *o; return nil },
+				Show:  func(verb string, o *ModelsShowOptions) error { got = verb + " " + o.Model + " " + o.Output; return nil },
+			}
+			if err := execute(t, g, tt.args, func(root *cobra.Command) { swap(root, NewCmdModels(g, runners)) }); err != nil {
+				t.Fatalf("skiff %v: %v", tt.args, err)
+			}
+			ignore := cmpopts.IgnoreUnexported(ModelsOptions{})
+			if diff := cmp.Diff(tt.want, got, ignore); diff != "" {
+				t.Errorf("options (-want +got):\n%s", diff)
+			}
+		})
+	}
+	g, _, _ := testGlobals(t)
+	err := execute(t, g, []string{"models", "alias", "housing", "champion", "four"}, func(*cobra.Command) {})
+	if err == nil || !strings.Contains(err.Error(), `version "four": give a version number`) {
+		t.Errorf("a version that is not a number: %v", err)
 	}
 }
