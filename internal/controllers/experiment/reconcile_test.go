@@ -7,7 +7,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -43,14 +42,7 @@ func fileExperiment() *mlv1.Experiment {
 // trial of fails the Experiment, and later reconciles leave it Failed
 // (they neither flip it back to Running nor write again).
 func TestInvalidTemplateStaysFailed(t *testing.T) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := mlv1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	c := fake.NewClientBuilder().WithScheme(s).WithObjects(fileExperiment()).WithStatusSubresource(&mlv1.Experiment{}).Build()
+	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(fileExperiment()).WithStatusSubresource(&mlv1.Experiment{}).Build()
 	rec := events.NewFakeRecorder(10)
 	r := &Reconciler{Client: c, Recorder: rec}
 	var versions []string

@@ -34,7 +34,8 @@ func registerExperiment() *mlv1.Experiment {
 	return exp
 }
 
-func registerFixture(t *testing.T) (client.Client, *Reconciler) {
+// testScheme knows the built-in kinds and skiff's.
+func testScheme(t *testing.T) *runtime.Scheme {
 	t.Helper()
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
@@ -43,6 +44,12 @@ func registerFixture(t *testing.T) (client.Client, *Reconciler) {
 	if err := mlv1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func registerFixture(t *testing.T) (client.Client, *Reconciler) {
+	t.Helper()
+	s := testScheme(t)
 	exp := registerExperiment()
 	objs := []client.Object{exp}
 	for _, tr := range []mlv1.Trial{trial("0", mlv1.TrialSucceeded, "0.8"), trial("1", mlv1.TrialSucceeded, "0.9")} {
@@ -186,11 +193,7 @@ func TestRegisterRefusesAnotherVersion(t *testing.T) {
 // container gets its own folder of the Experiment's claim.
 func TestTrialsGetAnOutputFolder(t *testing.T) {
 	exp := registerExperiment()
-	s := runtime.NewScheme()
-	if err := mlv1.AddToScheme(s); err != nil {
-		t.Fatal(err)
-	}
-	tr, err := newTrial(exp, 3, map[string]string{"x": "0.5"}, s)
+	tr, err := newTrial(exp, 3, map[string]string{"x": "0.5"}, testScheme(t))
 	if err != nil {
 		t.Fatal(err)
 	}
