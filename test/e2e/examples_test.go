@@ -166,6 +166,10 @@ func TestExamples(t *testing.T) {
 
 	t.Run("004 team namespace", func(t *testing.T) {
 		in.mustKubectl("apply", "-f", ex+"004-team-namespace/team.yaml")
+		// The API server's quota admission enforces a quota it has seen:
+		// once the quota controller has counted it, the API server's cache
+		// has it too (a create in the moment after the apply can pass).
+		in.waitJSONPath(t, 30*time.Second, "10", "-n", "team-vision", "get", "resourcequota", "compute", "-o", "jsonpath={.status.hard.pods}")
 		out, err := in.kubectl("create", "-f", ex+"004-team-namespace/too-big.yaml")
 		if err == nil || !strings.Contains(out, "exceeded quota: compute") {
 			t.Errorf("a pod beyond the quota: %v %s", err, out)
