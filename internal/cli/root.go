@@ -92,6 +92,6 @@ func newRootCommand(g *globals) *cobra.Command {
 	root.AddCommand(NewCmdUp(g, nil), NewCmdDown(g, nil), NewCmdStatus(g, nil), NewCmdVersion(g, nil), NewCmdRecommend(g, nil),
 		NewCmdServeModel(g, nil), NewCmdExportSklearn(g, nil), NewCmdOperator(g, nil),
 		NewCmdServe(g, nil), NewCmdPredict(g, nil), NewCmdRollout(g, nil), NewCmdGateway(g, nil), NewCmdKubeconfig(g, nil), NewCmdTune(g, nil), NewCmdModels(g, nil),
-		NewCmdFetchModel(g, nil))
+		NewCmdFetchModel(g, nil), NewCmdBatchPredict(g, nil))
 	return root
 }
