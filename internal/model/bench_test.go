@@ -61,3 +61,22 @@ func BenchmarkXGBoost100Trees(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkXGBoost100TreesBlock is 4096 rows at once through the same
+// model (a batch run's block); ns/op is per block.
+func BenchmarkXGBoost100TreesBlock(b *testing.B) {
+	m, err := ParseXGBoost(syntheticXGBoost(100, 6, 13))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float64, 4096*13)
+	for i := range x {
+		x[i] = rng.Float64()
+	}
+	for b.Loop() {
+		if _, err := m.Predict(x, 4096); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

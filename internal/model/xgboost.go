@@ -321,9 +321,7 @@ func (m *XGBoost) Predict(x []float64, rows int) ([]Output, error) {
 		return nil, err
 	}
 	margins := make([]float32, rows*m.classes)
-	for r := 0; r < rows; r++ {
-		m.margins(x[r*f:(r+1)*f], margins[r*m.classes:(r+1)*m.classes])
-	}
+	m.blockMargins(x, rows, margins)
 	out := Output{Name: "predict", Datatype: FP32, Shape: []int64{int64(rows)}}
 	switch m.objective {
 	case "multi:softprob":
@@ -367,40 +365,63 @@ func (m *XGBoost) Predict(x []float64, rows int) ([]Output, error) {
 	return []Output{out}, nil
 }
 
-// margins adds every tree's leaf for one row to its group's margin.
-func (m *XGBoost) margins(row []float64, out []float32) {
-	for k := range out {
-		out[k] = m.baseMargin
+// blockRows is how many rows go through each tree before the next tree:
+// one tree's nodes stay in cache for the block.
+const blockRows = 64
+
+// blockMargins adds every tree's leaf for each row to its group's margin,
+// trees in order for each row (so the float32 sums are XGBoost's), a
+// block of rows at a time.
+func (m *XGBoost) blockMargins(x []float64, rows int, margins []float32) {
+	f, classes := m.info.Features, m.classes
+	for k := range margins {
+		margins[k] = m.baseMargin
 	}
-	anyCategorical := m.anyCategorical
-	for i, nodes := range m.trees {
-		j := int32(0)
-		for nodes[j].left >= 0 {
-			n := &nodes[j]
-			fv := float32(row[n.feature])
-			// Numerical splits first: they are the hot path. A NaN fails
-			// both comparisons and takes the default direction.
-			switch {
-			case anyCategorical && n.categorical:
-				j = m.categoryChild(i, j, fv)
-			case fv < n.cond:
-				j = n.left
-			case fv >= n.cond:
-				j = n.right
-			case n.defaultLeft:
-				j = n.left
-			default:
-				j = n.right
+	fx := make([]float32, min(blockRows, rows)*f)
+	for r0 := 0; r0 < rows; r0 += blockRows {
+		n := min(blockRows, rows-r0)
+		for k, v := range x[r0*f : (r0+n)*f] {
+			fx[k] = float32(v)
+		}
+		out := margins[r0*classes : (r0+n)*classes]
+		for i, nodes := range m.trees {
+			g := m.group[i]
+			for r := 0; r < n; r++ {
+				leaf := m.leaf(i, nodes, fx[r*f:(r+1)*f])
+				if m.weights != nil {
+					// dart: each tree's output times its weight, rounded to
+					// float32 as XGBoost computes it.
+					out[r*classes+g] += float32(leaf * m.weights[i])
+					continue
+				}
+				out[r*classes+g] += leaf
 			}
 		}
-		if m.weights != nil {
-			// dart: each tree's output times its weight, rounded to float32
-			// as XGBoost computes it.
-			out[m.group[i]] += float32(nodes[j].cond * m.weights[i])
-			continue
-		}
-		out[m.group[i]] += nodes[j].cond
 	}
+}
+
+// leaf is the value of the leaf tree i gives row.
+func (m *XGBoost) leaf(i int, nodes []xgbNode, row []float32) float32 {
+	j := int32(0)
+	for nodes[j].left >= 0 {
+		n := &nodes[j]
+		fv := row[n.feature]
+		// Numerical splits first: they are the hot path. A NaN fails
+		// both comparisons and takes the default direction.
+		switch {
+		case m.anyCategorical && n.categorical:
+			j = m.categoryChild(i, j, fv)
+		case fv < n.cond:
+			j = n.left
+		case fv >= n.cond:
+			j = n.right
+		case n.defaultLeft:
+			j = n.left
+		default:
+			j = n.right
+		}
+	}
+	return nodes[j].cond
 }
 
 // categoryChild follows a categorical split as XGBoost does: a missing
