@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/skiff-dev/skiff/internal/model"
 )
 
@@ -74,22 +76,41 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 // ErrTooManyBadRows fails a shard with more bad rows than allowed.
 var ErrTooManyBadRows = errors.New("too many bad rows")
 
-// block is rows of one file, as read.
+// block is rows of one file, as read: lines of text, or Parquet rows.
 type block struct {
 	seq       int
 	file      string
 	firstLine int64
 	data      []byte
 	ends      []int // end of each line in data
+	rows      []parquet.Row
 	parser    parser
 	// carried names the columns copied to the output.
 	carried []string
 }
 
-// encoded is a block evaluated: its output bytes and bad rows.
+func (b *block) len() int {
+	if b.rows != nil {
+		return len(b.rows)
+	}
+	return len(b.ends)
+}
+
+// line is line i of a text block.
+func (b *block) line(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	return b.data[start:b.ends[i]]
+}
+
+// encoded is a block evaluated: its output (bytes, or Parquet rows) and
+// bad rows.
 type encoded struct {
 	seq   int
 	out   []byte
+	prows []parquet.Row
 	bad   []BadRow
 	rows  int
 	good  int
@@ -184,18 +205,16 @@ func (j Job) withDefaults() Job {
 
 // evaluate parses a block, predicts its good rows and encodes them.
 func evaluate(m model.Model, info model.Info, b *block, enc *encoder) encoded {
-	e := encoded{seq: b.seq, rows: len(b.ends)}
+	n := b.len()
+	e := encoded{seq: b.seq, rows: n}
 	t0 := time.Now()
-	x := make([]float64, len(b.ends)*info.Features)
-	carried := make([][]string, 0, len(b.ends))
-	lines := make([][]byte, 0, len(b.ends))
-	prev := 0
+	x := make([]float64, n*info.Features)
+	carried := make([][]string, 0, n)
+	var lines [][]byte
 	var scratch [][]byte
-	for i, end := range b.ends {
-		line := b.data[prev:end]
-		prev = end
+	for i := range n {
 		row := x[e.good*info.Features : (e.good+1)*info.Features]
-		c, err := b.parser.parse(line, row, &scratch)
+		c, err := b.parser.parse(b, i, row, &scratch)
 		if err == nil {
 			err = checkValues(row, info)
 		}
@@ -204,7 +223,9 @@ func evaluate(m model.Model, info model.Info, b *block, enc *encoder) encoded {
 			continue
 		}
 		carried = append(carried, c)
-		lines = append(lines, line)
+		if b.rows == nil {
+			lines = append(lines, b.line(i))
+		}
 		e.good++
 	}
 	e.parse = time.Since(t0)
@@ -215,9 +236,13 @@ func evaluate(m model.Model, info model.Info, b *block, enc *encoder) encoded {
 	outputs, err := m.Predict(x[:e.good*info.Features], e.good)
 	e.eval = time.Since(t1)
 	if err != nil {
-		e.err = fmt.Errorf("%s, lines %d-%d: %w", b.file, b.firstLine, b.firstLine+int64(len(b.ends))-1, err)
+		e.err = fmt.Errorf("%s, rows %d-%d: %w", b.file, b.firstLine, b.firstLine+int64(n)-1, err)
 		return e
 	}
-	e.out = enc.rows(lines, carried, outputs)
+	if enc.format == Parquet {
+		e.prows = enc.parquetRows(carried, outputs)
+	} else {
+		e.out = enc.rows(lines, carried, outputs)
+	}
 	return e
 }

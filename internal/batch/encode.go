@@ -16,6 +16,8 @@ type encoder struct {
 	format  Format
 	info    model.Info
 	columns []string // carried, for JSON keys
+	// schemaIndex is each output column's index in a Parquet output.
+	schemaIndex map[string]int
 }
 
 // predictionColumns are the output's columns for the model's first
@@ -35,13 +37,14 @@ func predictionColumns(info model.Info) []string {
 
 func (e *encoder) rows(lines [][]byte, carried [][]string, outputs []model.Output) []byte {
 	out := outputs[0]
-	width := max(1, len(out.Numbers)/max(1, len(lines)))
+	n := len(carried)
+	width := max(1, len(out.Numbers)/max(1, n))
 	if len(out.Strings) > 0 {
-		width = max(1, len(out.Strings)/max(1, len(lines)))
+		width = max(1, len(out.Strings)/max(1, n))
 	}
 	cols := predictionColumns(e.info)
-	buf := make([]byte, 0, len(lines)*(32+8*width))
-	for i := range lines {
+	buf := make([]byte, 0, n*(32+8*width))
+	for i := range n {
 		switch e.format {
 		case JSONL:
 			buf = append(buf, '{')

@@ -17,19 +17,20 @@ import (
 type Format string
 
 const (
-	CSV   Format = "csv"
-	JSONL Format = "jsonl"
+	CSV     Format = "csv"
+	JSONL   Format = "jsonl"
+	Parquet Format = "parquet"
 )
 
 // ParseFormat reads a format's name.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case CSV, JSONL:
+	case CSV, JSONL, Parquet:
 		return f, nil
 	case "json", "ndjson":
 		return JSONL, nil
 	}
-	return "", fmt.Errorf("format %q: want csv or jsonl", s)
+	return "", fmt.Errorf("format %q: want csv, jsonl or parquet", s)
 }
 
 // layout maps an input's columns to the model's features and to the

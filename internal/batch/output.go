@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 // Names of a shard's files in the output folder.
@@ -25,6 +27,7 @@ type shardOutput struct {
 	rows    *os.File
 	bad     *os.File
 	w, bw   *bufio.Writer
+	pw      *parquet.Writer
 	carried []string
 	result  Result
 	write   time.Duration
@@ -51,6 +54,11 @@ func newShardOutput(j Job) (*shardOutput, error) {
 func (o *shardOutput) start(l *layout) error {
 	for _, i := range l.carry {
 		o.carried = append(o.carried, l.columns[i])
+	}
+	if o.job.OutputFormat == Parquet {
+		schema, _ := parquetSchema(o.carried, o.job.Model.Info())
+		o.pw = parquet.NewWriter(o.w, schema)
+		return nil
 	}
 	if o.job.OutputFormat != CSV {
 		return nil
@@ -104,6 +112,11 @@ func (o *shardOutput) writeBlock(e encoded) error {
 	o.result.RowsIn += int64(e.rows)
 	o.result.RowsOut += int64(e.good)
 	o.result.BadRows += int64(len(e.bad))
+	if o.pw != nil && len(e.prows) > 0 {
+		if _, err := o.pw.WriteRows(e.prows); err != nil {
+			return fmt.Errorf("writing %s: %w", partName(o.job.Shard, o.job.OutputFormat), err)
+		}
+	}
 	if _, err := o.w.Write(e.out); err != nil {
 		return fmt.Errorf("writing %s: %w", partName(o.job.Shard, o.job.OutputFormat), err)
 	}
@@ -127,6 +140,16 @@ func (o *shardOutput) commit(res *Result) error {
 	res.Write = Duration(o.write)
 	dir := o.job.OutputDir
 	res.Output = filepath.Join(dir, partName(o.job.Shard, o.job.OutputFormat))
+	if o.pw == nil && o.job.OutputFormat == Parquet {
+		// No input rows: an empty file of the output's columns.
+		schema, _ := parquetSchema(o.carried, o.job.Model.Info())
+		o.pw = parquet.NewWriter(o.w, schema)
+	}
+	if o.pw != nil {
+		if err := o.pw.Close(); err != nil {
+			return fmt.Errorf("writing %s: %w", res.Output, err)
+		}
+	}
 	if err := finish(o.rows, o.w, res.Output); err != nil {
 		return err
 	}

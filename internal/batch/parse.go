@@ -16,7 +16,7 @@ type parser interface {
 	// parse reads line into x (the row's features) and returns the
 	// carried values, or why the line is not a row. scratch is the
 	// caller's, reused between lines (parsers are shared by workers).
-	parse(line []byte, x []float64, scratch *[][]byte) (carried []string, err error)
+	parse(b *block, i int, x []float64, scratch *[][]byte) (carried []string, err error)
 }
 
 // csvParser reads comma-separated lines; one with a quote goes through
@@ -28,8 +28,8 @@ type csvParser struct {
 	copyLine bool
 }
 
-func (p *csvParser) parse(line []byte, x []float64, scratch *[][]byte) ([]string, error) {
-	line = bytes.TrimRight(line, "\r\n")
+func (p *csvParser) parse(b *block, i int, x []float64, scratch *[][]byte) ([]string, error) {
+	line := bytes.TrimRight(b.line(i), "\r\n")
 	var fields [][]byte
 	if bytes.IndexByte(line, '"') >= 0 {
 		rec, err := csv.NewReader(bytes.NewReader(line)).Read()
@@ -93,9 +93,9 @@ func parseNumber(f []byte) (float64, error) {
 // jsonParser reads one JSON object a line.
 type jsonParser struct{ l *layout }
 
-func (p *jsonParser) parse(line []byte, x []float64, _ *[][]byte) ([]string, error) {
+func (p *jsonParser) parse(b *block, i int, x []float64, _ *[][]byte) ([]string, error) {
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(line, &obj); err != nil {
+	if err := json.Unmarshal(b.line(i), &obj); err != nil {
 		return nil, fmt.Errorf("not a JSON object: %v", err)
 	}
 	for i, c := range p.l.columns {

@@ -44,6 +44,12 @@ func (r *reader) run(ctx context.Context, blocks chan<- *block, out *shardOutput
 	files, whole := r.files()
 	seq, index := 0, 0
 	for _, path := range files {
+		if r.job.Format == Parquet {
+			if err := r.readParquet(ctx, path, whole, blocks, out, &seq, &index); err != nil {
+				return err
+			}
+			continue
+		}
 		t0 := time.Now()
 		f, err := os.Open(path)
 		if err != nil {
@@ -155,23 +161,33 @@ func (r *reader) start(path string, br *bufio.Reader, out *shardOutput) (parser,
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	l, err := newLayout(path, columns, r.info, r.job.IDColumns)
+	l, err := r.layoutOf(path, columns, out)
 	if err != nil {
 		return nil, 0, err
-	}
-	if r.header == nil {
-		r.header = columns
-		if err := out.start(l); err != nil {
-			return nil, 0, err
-		}
-	} else if !slices.Equal(r.header, columns) {
-		return nil, 0, fmt.Errorf("%s: its columns (%v) differ from the first input's (%v): the files of one run share their columns", path, columns, r.header)
 	}
 	if r.job.Format == JSONL {
 		// JSON-lines files have no header line: line 1 is a row.
 		return &jsonParser{l: l}, 0, nil
 	}
 	return &csvParser{l: l, copyLine: l.allCarried && r.job.OutputFormat == CSV}, 1, nil
+}
+
+// layoutOf maps a file's columns; the first file's start the output, and
+// every later file must have the same columns.
+func (r *reader) layoutOf(path string, columns []string, out *shardOutput) (*layout, error) {
+	l, err := newLayout(path, columns, r.info, r.job.IDColumns)
+	if err != nil {
+		return nil, err
+	}
+	if r.header == nil {
+		r.header = columns
+		if err := out.start(l); err != nil {
+			return nil, err
+		}
+	} else if !slices.Equal(r.header, columns) {
+		return nil, fmt.Errorf("%s: its columns (%v) differ from the first input's (%v): the files of one run share their columns", path, columns, r.header)
+	}
+	return l, nil
 }
 
 // readLine appends the next line (with its newline) to buf.
