@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,8 @@ type BatchPredictOptions struct {
 	Shards       int
 	MaxBadRows   int
 	Workers      int
+	// TerminationLog gets the shard's summary, for its pod's status.
+	TerminationLog string
 }
 
 // NewCmdBatchPredict builds skiff batch-predict, a BatchInference run's
@@ -68,6 +71,7 @@ an Indexed Job.`,
 	f.IntVar(&opts.Shards, "shards", opts.Shards, "how many shards the run has")
 	f.IntVar(&opts.MaxBadRows, "max-bad-rows", 0, "rows that cannot be read before the shard fails (they go to the error file)")
 	f.IntVar(&opts.Workers, "workers", 0, "blocks evaluated at once (default: one per core)")
+	f.StringVar(&opts.TerminationLog, "termination-log", "", "also write the shard's summary (JSON, at most 4 KiB) or its error here: a pod's terminationMessagePath")
 	_ = cmd.MarkFlagRequired("model-path")
 	_ = cmd.MarkFlagRequired("input")
 	_ = cmd.MarkFlagRequired("output")
@@ -81,8 +85,11 @@ func batchPredictRun(opts *BatchPredictOptions) error {
 	}
 	res, err := job.Run(opts.ctx)
 	if err != nil {
-		return fmt.Errorf("shard %d: %w", job.Shard, err)
+		err = fmt.Errorf("shard %d: %w", job.Shard, err)
+		writeTerminationLog(opts.TerminationLog, []byte(err.Error()))
+		return err
 	}
+	writeTerminationLog(opts.TerminationLog, terminationSummary(res))
 	wall := time.Duration(res.Wall).Seconds()
 	fmt.Fprintf(opts.g.stdout, "shard %d: %d rows in, %d out, %d bad, %.2fs (%.0f rows/s); busy: read %.2fs, parse %.2fs, evaluate %.2fs, write %.2fs; %s\n",
 		res.Shard, res.RowsIn, res.RowsOut, res.BadRows, wall, float64(res.RowsIn)/max(wall, 1e-9),
@@ -161,4 +168,23 @@ func loadModelFile(path, format string) (model.Model, error) {
 		return nil, fmt.Errorf("--model-path %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// terminationSummary is the result as compact JSON within the 4 KiB a
+// termination message keeps: without the inputs' list when it is long.
+func terminationSummary(res *batch.Result) []byte {
+	data, _ := json.Marshal(res)
+	if len(data) > 4096 {
+		short := *res
+		short.Inputs = nil
+		data, _ = json.Marshal(short)
+	}
+	return data
+}
+
+func writeTerminationLog(path string, data []byte) {
+	if path == "" {
+		return
+	}
+	_ = os.WriteFile(path, data, 0o644) // the log says it too
 }
