@@ -85,6 +85,10 @@ type XGBoost struct {
 	// (kept off the node so that numerical nodes stay small).
 	categories     []map[int32]map[int32]bool
 	anyCategorical bool // false: the walk skips the categorical check
+	// paired: every split's right child is its left child + 1 (as
+	// XGBoost allocates them), so a walk can pick a child without a
+	// branch on the comparison.
+	paired bool
 }
 
 // xgbObjectives maps each supported objective to how base_score becomes a
@@ -184,6 +188,7 @@ func ParseXGBoost(data []byte) (*XGBoost, error) {
 		m.categories = append(m.categories, cats)
 		m.anyCategorical = m.anyCategorical || len(cats) > 0
 	}
+	m.paired = pairedChildren(m.trees)
 	m.info = Info{
 		Format: "xgboost", Estimator: l.Booster.Name + " " + m.objective, Features: features,
 		FeatureNames: l.FeatureNames, AllowsMissing: true,
@@ -400,8 +405,44 @@ func (m *XGBoost) blockMargins(x []float64, rows int, margins []float32) {
 	}
 }
 
+// pairedChildren says every split's right child follows its left one.
+func pairedChildren(trees [][]xgbNode) bool {
+	for _, nodes := range trees {
+		for _, n := range nodes {
+			if n.left >= 0 && n.right != n.left+1 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// leafPaired is leaf for numerical splits with paired children: the
+// child is left + (not value < condition), a missing value its default.
+func leafPaired(nodes []xgbNode, row []float32) float32 {
+	j := int32(0)
+	for {
+		n := &nodes[j]
+		if n.left < 0 {
+			return n.cond
+		}
+		fv := row[n.feature]
+		var right int32
+		if !(fv < n.cond) {
+			right = 1
+		}
+		if fv != fv && n.defaultLeft { // NaN: the default direction
+			right = 0
+		}
+		j = n.left + right
+	}
+}
+
 // leaf is the value of the leaf tree i gives row.
 func (m *XGBoost) leaf(i int, nodes []xgbNode, row []float32) float32 {
+	if m.paired && !m.anyCategorical {
+		return leafPaired(nodes, row)
+	}
 	j := int32(0)
 	for nodes[j].left >= 0 {
 		n := &nodes[j]
