@@ -133,7 +133,14 @@ func (in *instance) msURL(t *testing.T, name string) string {
 	if _, err := url.Parse(u); err != nil || u == "" {
 		t.Fatalf("modelservice %s: status.url %q", name, u)
 	}
-	// Ready is the pods'; the Service's rules follow within moments.
+	waitAnswers(t, name, u)
+	return u
+}
+
+// waitAnswers waits for a Ready ModelService to answer at u: Ready is the
+// pods'; the Service's rules follow within moments.
+func waitAnswers(t *testing.T, name, u string) {
+	t.Helper()
 	eventually(t, 10*time.Second, "modelservice "+name+" answers at "+u, func() error {
 		resp, err := httpClient.Get(u + "/")
 		if err == nil {
@@ -141,7 +148,6 @@ func (in *instance) msURL(t *testing.T, name string) string {
 		}
 		return err
 	})
-	return u
 }
 
 // readyCondition is a ModelService's Ready condition, as status reason: message.

@@ -53,8 +53,7 @@ func TestRegistryInS3(t *testing.T) {
 
 	t.Run("models:/ in S3 goes through the node's cache once", func(t *testing.T) {
 		in.apply(t, modelService("housing", "xgboost", "models:/housing@champion", ""))
-		in.mustKubectl("wait", "modelservice/housing", "--for=condition=Ready", "--timeout=2m")
-		expectPredictions(t, "http://"+in.jsonpath("get", "service", "housing-predictor", "-o", "jsonpath={.spec.clusterIP}"), want.Rows, want.XGBv1)
+		expectPredictions(t, in.serviceURL(t, "housing"), want.Rows, want.XGBv1)
 		cached := filepath.Join(cache, "sha256", strings.TrimPrefix(checksum, "sha256:"), "model.json")
 		if got, err := os.ReadFile(cached); err != nil || !bytes.Equal(got, data) {
 			t.Errorf("the node's cache %s does not hold the model: %v", cached, err)
@@ -74,8 +73,7 @@ func TestRegistryInS3(t *testing.T) {
 
 	t.Run("a plain s3:// storageUri", func(t *testing.T) {
 		in.apply(t, modelService("direct", "xgboost", "s3://models/src/xgb-v1", ""))
-		in.mustKubectl("wait", "modelservice/direct", "--for=condition=Ready", "--timeout=2m")
-		got, err := inferREST("http://"+in.jsonpath("get", "service", "direct-predictor", "-o", "jsonpath={.spec.clusterIP}"), "direct", want.Rows)
+		got, err := inferREST(in.serviceURL(t, "direct"), "direct", want.Rows)
 		if err == nil {
 			err = sameNumbers(got, want.XGBv1)
 		}
@@ -84,6 +82,16 @@ func TestRegistryInS3(t *testing.T) {
 		}
 	})
 	in.mustKubectl("delete", "modelservice", "--all", "--wait", "--timeout=1m")
+}
+
+// serviceURL waits for a ModelService of the operator (no gateway) to be
+// Ready and answer at its Service's cluster IP.
+func (in *instance) serviceURL(t *testing.T, ms string) string {
+	t.Helper()
+	in.mustKubectl("wait", "modelservice/"+ms, "--for=condition=Ready", "--timeout=2m")
+	u := "http://" + in.jsonpath("get", "service", ms+"-predictor", "-o", "jsonpath={.spec.clusterIP}")
+	waitAnswers(t, ms, u)
+	return u
 }
 
 // podNetworkGateway is the host's address on skiff's pod bridge, from
