@@ -389,9 +389,21 @@ func (m *XGBoost) blockMargins(x []float64, rows int, margins []float32) {
 			fx[k] = float32(v)
 		}
 		out := margins[r0*classes : (r0+n)*classes]
+		fast := m.paired && !m.anyCategorical && m.weights == nil
 		for i, nodes := range m.trees {
 			g := m.group[i]
-			for r := 0; r < n; r++ {
+			r := 0
+			if fast {
+				// Four walks at once: their loads and compares overlap.
+				for ; r+4 <= n; r += 4 {
+					a, b, c, d := leavesPaired4(nodes, fx[r*f:(r+1)*f], fx[(r+1)*f:(r+2)*f], fx[(r+2)*f:(r+3)*f], fx[(r+3)*f:(r+4)*f])
+					out[r*classes+g] += a
+					out[(r+1)*classes+g] += b
+					out[(r+2)*classes+g] += c
+					out[(r+3)*classes+g] += d
+				}
+			}
+			for ; r < n; r++ {
 				leaf := m.leaf(i, nodes, fx[r*f:(r+1)*f])
 				if m.weights != nil {
 					// dart: each tree's output times its weight, rounded to
@@ -436,6 +448,35 @@ func leafPaired(nodes []xgbNode, row []float32) float32 {
 		}
 		j = n.left + right
 	}
+}
+
+// leavesPaired4 is leafPaired for four rows, walked together.
+func leavesPaired4(nodes []xgbNode, r0, r1, r2, r3 []float32) (float32, float32, float32, float32) {
+	j0, j1, j2, j3 := int32(0), int32(0), int32(0), int32(0)
+	for {
+		n0, n1, n2, n3 := &nodes[j0], &nodes[j1], &nodes[j2], &nodes[j3]
+		if n0.left < 0 && n1.left < 0 && n2.left < 0 && n3.left < 0 {
+			return n0.cond, n1.cond, n2.cond, n3.cond
+		}
+		j0, j1, j2, j3 = stepPaired(n0, j0, r0), stepPaired(n1, j1, r1), stepPaired(n2, j2, r2), stepPaired(n3, j3, r3)
+	}
+}
+
+// stepPaired is one level of a walk: the child of node j (n) for row, or
+// j itself at a leaf.
+func stepPaired(n *xgbNode, j int32, row []float32) int32 {
+	if n.left < 0 {
+		return j
+	}
+	fv := row[n.feature]
+	var right int32
+	if !(fv < n.cond) {
+		right = 1
+	}
+	if fv != fv && n.defaultLeft {
+		right = 0
+	}
+	return n.left + right
 }
 
 // leaf is the value of the leaf tree i gives row.
