@@ -69,6 +69,7 @@ bench: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/modelservice.sh
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/coldstart.sh
 	SKIFF_BIN=$(CURDIR)/bin/skiff bench/registry.sh
+	SKIFF_BIN=$(CURDIR)/bin/skiff bench/batch.sh
 	SKIFF_BIN=$(CURDIR)/bin/skiff $(GO) test -run '^$$' -bench . -benchtime 5x ./bench/modelcache/
 	$(GO) run ./bench/gateway -d 4s -skiff $(CURDIR)/bin/skiff
 	$(GO) test -run XXX -bench Judge -benchtime 50x ./internal/controllers/modelservice/
