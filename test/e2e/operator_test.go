@@ -28,8 +28,7 @@ func TestOperatorOnAnotherCluster(t *testing.T) {
 	if u := in.jsonpath("get", "modelservice", "housing", "-o", "jsonpath={.status.url}"); u != "http://housing-predictor.default.svc.cluster.local" {
 		t.Errorf("status.url on another cluster %q, want the Service's in-cluster URL", u)
 	}
-	ip := in.jsonpath("get", "service", "housing-predictor", "-o", "jsonpath={.spec.clusterIP}")
-	got, err := inferREST("http://"+ip, "housing", want.Rows)
+	got, err := inferREST(in.serviceURL(t, "housing"), "housing", want.Rows)
 	if err == nil {
 		err = sameNumbers(got, want.XGBv1)
 	}
