@@ -41,9 +41,16 @@ func testModelServerExample(t *testing.T, in *instance, modelAPI string) {
 	in.mustKubectl("rollout", "status", "deployment/housing-model", "--timeout=2m")
 	svc := in.jsonpath("get", "service", "housing-model", "-o", "jsonpath={.spec.clusterIP}")
 
-	// The seed's request, unchanged, answers what 003's Flask API answers.
-	if got, err := predict(svc+":80", seedBody); err != nil || !strings.Contains(got, `{"prediction":31.55`) {
-		t.Fatalf("POST /predict through the Service: %s %v", got, err)
+	// The seed's request, unchanged, answers what 003's Flask API answers
+	// (once the Service's rules, which follow the pods' readiness, are in).
+	var got string
+	eventually(t, 10*time.Second, "POST /predict through the Service", func() error {
+		var err error
+		got, err = predict(svc+":80", seedBody)
+		return err
+	})
+	if !strings.Contains(got, `{"prediction":31.55`) {
+		t.Fatalf("POST /predict through the Service: %s", got)
 	}
 	// The Open Inference Protocol through the same Service: REST and gRPC.
 	v2 := `{"inputs":[{"name":"input-0","shape":[1,13],"datatype":"FP64","data":[15.02,0,18.1,0,0.614,5.3,97.3,2.1,24,666,20.2,349.48,24.9]}]}`
