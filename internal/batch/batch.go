@@ -168,13 +168,8 @@ func (j Job) Run(ctx context.Context) (*Result, error) {
 	}
 	go func() { wg.Wait(); close(results) }()
 
+	// collect returns the first failure of any stage (the context's cause).
 	if err := out.collect(ctx, results, cancel); err != nil {
-		return nil, err
-	}
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	res := out.result
